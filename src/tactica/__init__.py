@@ -1,0 +1,3 @@
+"""Tactica: marketing execution — segments, offers, contact policies, campaigns, responses."""
+
+__version__ = "0.1.0"

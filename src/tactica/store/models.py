@@ -1,0 +1,231 @@
+"""The tables of the store, as SQLAlchemy 2 declarative models.
+
+The ``customers`` table declared here holds only the built-in columns; every
+declared customer field (see :mod:`tactica.domain.schema`) is a real typed column
+added to it by :mod:`tactica.store.customer_table`, so rules compile to plain SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names keep migrations reviewable and SQLite batch mode possible.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Ids are 64-bit on PostgreSQL but must be plain INTEGER on SQLite to autoincrement.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class CustomerField(Base):
+    """A declared customer field: name, type, kind (attribute, contact point, consent)."""
+
+    __tablename__ = "customer_fields"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="attribute")
+    channel: Mapped[str | None] = mapped_column(String(16))
+    categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class Customer(Base):
+    """Built-in customer columns; declared fields are added as columns by the schema tool."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class Segment(Base):
+    """A named set of customers: a rule (dynamic) or an imported id list (static)."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
+
+
+class SegmentMember(Base):
+    """Membership of a static segment."""
+
+    __tablename__ = "segment_members"
+
+    segment_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class Offer(Base):
+    """What is proposed: product, price, value and margin for arbitration, discount bounds."""
+
+    __tablename__ = "offers"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    product: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    margin: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    discount_min: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    discount_max: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    eligibility: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
+
+
+class SpecialList(Base):
+    """A list with an effect: opt_out, dnd (do not disturb), blacklist, vip, complaint."""
+
+    __tablename__ = "special_lists"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class SpecialListEntry(Base):
+    """A customer on a special list, for one channel or ``all``, with source, reason, expiry."""
+
+    __tablename__ = "special_list_entries"
+    __table_args__ = (
+        UniqueConstraint("list_id", "customer_id", "channel", name="uq_special_list_entry"),
+        Index("ix_special_list_entries_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    list_id: Mapped[int] = mapped_column(IdType, ForeignKey("special_lists.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16), default="all")
+    source: Mapped[str] = mapped_column(String(100), default="manual")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    """A person who uses Tactica, with one role."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    email: Mapped[str] = mapped_column(String(200), default="")
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class ApiToken(Base):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who changed what, when, with the state before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(128))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ImportJob(Base):
+    """One customer import: what was detected, how many rows landed or were rejected."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    file: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_inserted: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_updated: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    detected: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
