@@ -1,0 +1,47 @@
+"""The ``tactica`` command line: thin over the services, one sub-command group per subject."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tactica.cli._common import console, fail
+from tactica.errors import TacticaError, exit_code
+
+app = typer.Typer(
+    name="tactica",
+    help="Tactica: marketing execution — customers, segments, offers, special lists.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Imported here so each group module stays independent of the others.
+    from tactica.cli import customers, db
+
+    app.add_typer(db.app, name="db")
+    app.add_typer(customers.app, name="customers")
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the ``tactica`` script: runs the app, turning errors into exit codes."""
+    try:
+        app(standalone_mode=False)
+    except TacticaError as e:
+        fail(e.detail, exit_code(e))
+    except typer.Abort:
+        console.print("Aborted.")
+        sys.exit(1)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors carry their own exit code
+        code = getattr(e, "exit_code", None)
+        if code is not None and hasattr(e, "show"):
+            e.show()
+            sys.exit(code)
+        raise

@@ -1,0 +1,34 @@
+"""What every CLI group shares: the console, the store, the acting user, error output."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import NoReturn
+
+from rich.console import Console
+
+from tactica.config import get_settings
+from tactica.store.db import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def open_store() -> Store:
+    """The store the environment points at (``TACTICA_HOME`` / ``TACTICA_DATABASE_URL``)."""
+    return Store.from_settings(get_settings())
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a change made from this terminal."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in some containers
+        return "cli"
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print an error in red on stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    sys.exit(code)
