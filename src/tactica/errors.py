@@ -185,7 +185,7 @@ EXIT_CODE: dict[type[TacticaError], int] = {
 def _lookup(table: dict[type[TacticaError], int], err: TacticaError) -> int:
     for cls in type(err).__mro__:
         if cls in table:
-            return table[cls]  # type: ignore[index]
+            return table[cls]
     return table[TacticaError]
 
 

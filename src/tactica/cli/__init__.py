@@ -19,10 +19,16 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so each group module stays independent of the others.
-    from tactica.cli import customers, db
+    from tactica.cli import customers, db, lists, offers, quickstart, segments, serve, users
 
     app.add_typer(db.app, name="db")
     app.add_typer(customers.app, name="customers")
+    app.add_typer(segments.app, name="segments")
+    app.add_typer(offers.app, name="offers")
+    app.add_typer(lists.app, name="lists")
+    app.add_typer(users.app, name="users")
+    app.command("serve")(serve.serve)
+    app.command("quickstart")(quickstart.quickstart)
 
 
 _register()

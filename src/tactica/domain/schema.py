@@ -182,7 +182,9 @@ class CustomerSchema:
 #: Fields a new workspace starts with; more are declared or learnt from imports.
 DEFAULT_FIELDS: tuple[FieldDef, ...] = (
     FieldDef("msisdn", FieldType.TEXT, FieldKind.CONTACT_POINT, "sms", description="Mobile number"),
-    FieldDef("email", FieldType.TEXT, FieldKind.CONTACT_POINT, "email", description="E-mail address"),
+    FieldDef(
+        "email", FieldType.TEXT, FieldKind.CONTACT_POINT, "email", description="E-mail address"
+    ),
     FieldDef("consent_sms", FieldType.BOOL, FieldKind.CONSENT, "sms", description="Agreed to SMS"),
     FieldDef(
         "consent_email", FieldType.BOOL, FieldKind.CONSENT, "email", description="Agreed to e-mail"

@@ -8,6 +8,7 @@ lands whole, new columns included, or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from tactica.domain.schema import CustomerSchema, FieldDef, FieldKind, FieldType
 from tactica.errors import Conflict, InvalidInput, NotFound
 from tactica.store.models import CustomerField
 
-SQL_TYPES: dict[FieldType, TypeEngine[object]] = {
+SQL_TYPES: dict[FieldType, TypeEngine[Any]] = {
     FieldType.INT: sa.BigInteger(),
     FieldType.FLOAT: sa.Float(precision=53),
     FieldType.TEXT: sa.Text(),
@@ -42,14 +43,16 @@ def to_field_def(row: CustomerField) -> FieldDef:
 
 def load_schema(session: Session) -> CustomerSchema:
     """The declared customer schema, in declaration order."""
-    rows = session.scalars(sa.select(CustomerField).order_by(CustomerField.position, CustomerField.id))
+    rows = session.scalars(
+        sa.select(CustomerField).order_by(CustomerField.position, CustomerField.id)
+    )
     return CustomerSchema(tuple(to_field_def(r) for r in rows))
 
 
 def customer_table(schema: CustomerSchema, metadata: sa.MetaData | None = None) -> sa.Table:
     """A Core table for ``customers`` with every declared field as a typed column."""
     md = metadata if metadata is not None else sa.MetaData()
-    cols: list[sa.Column[object]] = [
+    cols: list[sa.Column[Any]] = [
         sa.Column("id", sa.String(128), primary_key=True),
         sa.Column("timezone", sa.String(64)),
         sa.Column("language", sa.String(16)),

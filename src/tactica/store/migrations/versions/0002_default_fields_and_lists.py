@@ -9,6 +9,8 @@ Revises: 0001
 Create Date: 2026-11-23
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,7 +19,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-FIELDS = [
+FIELDS: list[tuple[str, str, str, str, str, Any]] = [
     # name, type, kind, channel, description, sql type
     ("msisdn", "text", "contact_point", "sms", "Mobile number", sa.Text()),
     ("email", "text", "contact_point", "email", "E-mail address", sa.Text()),

@@ -1,0 +1,1 @@
+"""The JSON API (FastAPI): thin routers over the services; OpenAPI at ``/docs``."""

@@ -1,0 +1,72 @@
+"""The FastAPI application: routers, error mapping, the store in app state."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
+
+from tactica import __version__
+from tactica.config import Settings, get_settings
+from tactica.errors import TacticaError, http_status
+from tactica.store.db import Store
+
+
+async def _tactica_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TacticaError)
+    headers = {"WWW-Authenticate": "Bearer"} if http_status(exc) == 401 else None
+    return JSONResponse(exc.to_dict(), status_code=http_status(exc), headers=headers)
+
+
+async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    # A unique constraint raced past the service's own check: same answer as the check.
+    return JSONResponse(
+        {"error": "conflict", "detail": "this conflicts with something that exists already"},
+        status_code=409,
+    )
+
+
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DataError)
+    return JSONResponse(
+        {"error": "invalid_input", "detail": f"the database refused a value: {exc.orig}"},
+        status_code=422,
+    )
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"where": ".".join(str(p) for p in e.get("loc", ())), "detail": e.get("msg", "")}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{p['where']}: {p['detail']}" for p in problems)
+    return JSONResponse(
+        {"error": "invalid_input", "detail": detail, "problems": problems}, status_code=422
+    )
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """The API app over ``store`` (default: the store the settings point at)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Tactica",
+        version=__version__,
+        description=(
+            "Marketing execution: customers, segments, offers and special lists. "
+            "Every route but POST /auth/token needs `Authorization: Bearer <token>`."
+        ),
+    )
+    app.state.settings = settings
+    app.state.store = store or Store.from_settings(settings)
+    app.add_exception_handler(TacticaError, _tactica_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    from tactica.api.routes import auth, customers, lists, offers, segments
+
+    for module in (auth, customers, segments, offers, lists):
+        app.include_router(module.router)
+    return app

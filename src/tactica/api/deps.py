@@ -1,0 +1,64 @@
+"""Dependencies every route shares: the database session and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from tactica.domain.access import Permission, allows
+from tactica.errors import AuthenticationFailed, PermissionDenied
+from tactica.services.users import Principal, resolve_token
+from tactica.store.db import Store
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from POST /auth/token")
+
+
+def get_store(request: Request) -> Store:
+    """The store the app was created with."""
+    store: Store = request.app.state.store
+    return store
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session for one request; services commit, anything else is rolled back."""
+    with get_store(request).session() as s:
+        yield s
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def current_principal(
+    session: SessionDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller proven by a bearer token; 401 otherwise."""
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise AuthenticationFailed("send 'Authorization: Bearer <token>' (get one at /auth/token)")
+    return resolve_token(session, creds.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that lets the call through only if the caller's role has ``permission``."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not allows(principal.role, permission):
+            raise PermissionDenied(
+                f"role {principal.role.value!r} may not {permission.value.replace(':', ' ')}"
+            )
+        return principal
+
+    return check
+
+
+def actor_of(principal: Principal) -> str:
+    """How the audit log names an API caller."""
+    return f"user:{principal.username}"

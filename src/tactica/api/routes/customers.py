@@ -1,0 +1,103 @@
+"""Customers: the declared schema (fields) and looking customers up."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from tactica.api.deps import SessionDep, actor_of, require
+from tactica.domain.access import Permission
+from tactica.domain.schema import FieldDef, FieldKind, FieldType
+from tactica.services import customers, lists
+from tactica.services.users import Principal
+
+router = APIRouter(tags=["customers"])
+Reader = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
+Writer = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
+
+
+class FieldIn(BaseModel):
+    """A customer field to declare: it becomes a typed column."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[a-z][a-z0-9_]*$")
+    type: FieldType
+    kind: FieldKind = FieldKind.ATTRIBUTE
+    channel: str | None = Field(default=None, max_length=16)
+    categories: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=1000)
+    description: str = Field(default="", max_length=2000)
+
+
+class FieldOut(BaseModel):
+    """A declared customer field."""
+
+    name: str
+    type: FieldType
+    kind: FieldKind
+    channel: str | None
+    categories: list[str]
+    description: str
+
+
+def _field_out(f: FieldDef) -> FieldOut:
+    return FieldOut(
+        name=f.name,
+        type=f.type,
+        kind=f.kind,
+        channel=f.channel,
+        categories=list(f.categories),
+        description=f.description,
+    )
+
+
+@router.get("/customer-fields", response_model=list[FieldOut], summary="The customer schema")
+def list_fields(_p: Reader, session: SessionDep) -> Any:
+    """Every declared field, in declaration order."""
+    return [_field_out(f) for f in customers.list_fields(session)]
+
+
+@router.post(
+    "/customer-fields", response_model=list[FieldOut], status_code=201, summary="Declare fields"
+)
+def declare_fields(
+    body: Annotated[list[FieldIn], Field(min_length=1, max_length=200)],
+    p: Writer,
+    session: SessionDep,
+) -> Any:
+    """Add fields to the customer schema (each becomes a real typed column)."""
+    defs = [
+        FieldDef(
+            name=f.name,
+            type=f.type,
+            kind=f.kind,
+            channel=f.channel,
+            categories=tuple(f.categories),
+            description=f.description,
+        )
+        for f in body
+    ]
+    out = customers.declare_fields(session, defs, actor=actor_of(p))
+    session.commit()
+    return [_field_out(f) for f in out]
+
+
+@router.get("/customers", summary="Customers, by id")
+def search(
+    _p: Reader,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """A page of customers with every field, and the total count."""
+    return {
+        "total": customers.count_customers(session),
+        "items": customers.search_customers(session, limit=limit, offset=offset),
+    }
+
+
+@router.get("/customers/{customer_id}", summary="One customer")
+def get_customer(customer_id: str, _p: Reader, session: SessionDep) -> dict[str, Any]:
+    """Every field of a customer and the special lists they are on."""
+    c = customers.get_customer(session, customer_id)
+    return {**c, "lists": lists.lists_of_customer(session, customer_id)}

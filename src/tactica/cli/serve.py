@@ -1,0 +1,27 @@
+"""``tactica serve``: the JSON API over HTTP."""
+
+from __future__ import annotations
+
+import typer
+
+from tactica.cli._common import console
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(8000, help="Port to listen on"),
+    upgrade: bool = typer.Option(True, help="Apply database migrations first"),
+) -> None:
+    """Serve the API (OpenAPI documentation at /docs)."""
+    import uvicorn
+
+    from tactica.api.app import create_app
+    from tactica.config import get_settings
+    from tactica.store.db import Store
+
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    if upgrade:
+        store.upgrade()
+    console.print(f"Tactica API on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")

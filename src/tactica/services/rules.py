@@ -1,0 +1,140 @@
+"""Rules against the store: check a rule with the real schema, compile it to the store's SQL.
+
+The rule language itself is pure (:mod:`tactica.domain.rules`); this module
+supplies what it cannot know: the declared fields, which segments and lists
+exist, and how ``in_segment`` / ``on_list`` become subqueries on this database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+import sqlglot
+from sqlalchemy.orm import Session
+from sqlglot import exp
+
+from tactica.domain.rules import CheckedRule, SqlContext, compile_rule, parse, walk
+from tactica.domain.rules.ast import Call, Literal
+from tactica.domain.schema import FieldType
+from tactica.errors import InvalidInput, RuleError
+from tactica.store.customer_table import load_schema
+from tactica.store.models import Segment, SpecialList
+
+CUSTOMERS = "customers"
+
+
+def check_rule(
+    session: Session, source: str, *, where: str = "rule", expect: FieldType | None = FieldType.BOOL
+) -> CheckedRule:
+    """Parse and type-check ``source`` against the declared fields, segments and lists."""
+    fields = load_schema(session).types()
+    segments = set(session.scalars(sa.select(Segment.name)))
+    lists = set(session.scalars(sa.select(SpecialList.name)))
+    try:
+        return compile_rule(source, fields, segments=segments, lists=lists, expect=expect)
+    except RuleError as e:
+        e.where = where
+        raise
+
+
+def rule_type(checked: CheckedRule) -> str:
+    """The rule's type as a word (``bool``, ``int``, ``float``, ``text``, ``date``...)."""
+    return checked.type.value
+
+
+def referenced_segments(session: Session, source: str) -> frozenset[str]:
+    """Names of the segments a rule refers to with ``in_segment('...')`` (parse only)."""
+    del session  # kept in the signature: names may later resolve through aliases
+    names = {
+        node.args[0].value
+        for node in walk(parse(source))
+        if isinstance(node, Call)
+        and node.func == "in_segment"
+        and node.args
+        and isinstance(node.args[0], Literal)
+        and isinstance(node.args[0].value, str)
+    }
+    return frozenset(names)
+
+
+def _sql_dialect(dialect: str) -> str:
+    return "postgres" if dialect.startswith("postgres") else dialect
+
+
+def _now_literal(dialect: str) -> exp.Expression:
+    now = datetime.now(UTC)
+    if dialect == "sqlite":
+        # SQLite keeps timestamps as text, UTC, with six fractional digits.
+        return exp.Literal.string(
+            now.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        )
+    return exp.cast(exp.Literal.string(now.isoformat()), exp.DataType.build("timestamptz"))
+
+
+def _list_condition(name: str, dialect: str) -> exp.Expression:
+    sub = sqlglot.parse_one(
+        "SELECT e.customer_id FROM special_list_entries AS e "
+        "JOIN special_lists AS l ON l.id = e.list_id "
+        "WHERE l.name = :name AND (e.expires_at IS NULL OR e.expires_at > :now)",
+        read=dialect,
+    )
+    sub = sub.transform(
+        lambda n: (
+            (exp.Literal.string(name) if n.name == "name" else _now_literal(dialect))
+            if isinstance(n, exp.Placeholder)
+            else n
+        )
+    )
+    return exp.column("id", table=CUSTOMERS).isin(query=sub)
+
+
+class _Compiler:
+    """Compiles rules of one session to one dialect, inlining the segments they use."""
+
+    def __init__(self, session: Session, dialect: str, as_of: date) -> None:
+        self.session = session
+        self.dialect = _sql_dialect(dialect)
+        self.as_of = as_of
+        self.fields = load_schema(session).types()
+        self.stack: list[str] = []
+
+    def context(self) -> SqlContext:
+        return SqlContext(
+            fields=self.fields,
+            as_of=self.as_of,
+            table=CUSTOMERS,
+            segment_sql=self.segment,
+            list_sql=lambda name: _list_condition(name, self.dialect),
+        )
+
+    def segment(self, name: str) -> exp.Expression:
+        seg = self.session.scalar(sa.select(Segment).where(Segment.name == name))
+        if seg is None:
+            raise InvalidInput(f"segment {name!r} does not exist", where="in_segment")
+        if seg.kind != "dynamic" or not seg.rule:
+            sub = (
+                exp.select("customer_id")
+                .from_("segment_members")
+                .where(exp.column("segment_id").eq(exp.Literal.number(seg.id)))
+            )
+            return exp.column("id", table=CUSTOMERS).isin(query=sub)
+        if name in self.stack:
+            chain = " → ".join([*self.stack, name])
+            raise InvalidInput(f"segments refer to each other in a loop: {chain}", "in_segment")
+        self.stack.append(name)
+        try:
+            rule = compile_rule(seg.rule, self.fields)
+            return exp.paren(rule.sql_condition(self.context(), self.dialect))
+        finally:
+            self.stack.pop()
+
+    def condition(self, source: str) -> exp.Expression:
+        rule = compile_rule(source, self.fields)
+        return rule.sql_condition(self.context(), self.dialect)
+
+
+def condition_sql(session: Session, source: str, dialect: str, *, as_of: date | None = None) -> str:
+    """The rule as a WHERE condition over the ``customers`` table, in the store's SQL."""
+    compiler = _Compiler(session, dialect, as_of or date.today())
+    return compiler.condition(source).sql(dialect=compiler.dialect)
