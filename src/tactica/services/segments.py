@@ -280,7 +280,10 @@ def profile(store: Store, session: Session, name: str, *, top: int = 10) -> dict
                 FieldType.FLOAT: "float",
             }.get(f.type, "text")
     # Columns are declared field names (validated identifiers), never user text.
-    table = fetch_arrow(store, f"SELECT {', '.join(kinds)} FROM customers WHERE {cond}", kinds)
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    # Field names can be SQL words (the bank file has 'default'): always quote them.
+    select = ", ".join(f"{quote(c)} AS {quote(c)}" for c in kinds)
+    table = fetch_arrow(store, f"SELECT {select} FROM customers WHERE {cond}", kinds)
     con = duckdb.connect()
     try:
         con.register("members", table)

@@ -44,7 +44,7 @@ def fetch_arrow(store: Store, sql: str, kinds: dict[str, str] | None = None) -> 
     query = sql
     sentinel = store.dialect == "sqlite" and bool(kinds)
     if sentinel and kinds:
-        first = ", ".join(f"{_SENTINELS[k]} AS {c}" for c, k in kinds.items())
+        first = ", ".join(f'{_SENTINELS[k]} AS "{c}"' for c, k in kinds.items())
         query = f"SELECT {first} UNION ALL SELECT * FROM ({sql})"
     try:
         cur = conn.cursor()

@@ -1,0 +1,225 @@
+"""The demo workspace ``tactica quickstart`` builds: a real bank's customers, enriched with
+contact points and consents, segmented, with offers and special lists.
+
+Every step goes through the same services a user calls, so the demo shows the
+product as it is, and each run leaves the workspace in the same state.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from tactica.errors import NotFound
+from tactica.services import lists, offers, segments
+from tactica.services.importing import ImportReport, import_customers
+from tactica.store.db import Store
+
+ACTOR = "quickstart"
+
+#: Segments the demo builds: one per way of segmenting, plus reachability.
+SEGMENTS: list[tuple[str, str, str]] = [
+    ("young-savers", "age < 30 and loan = 'no'", "Demographic: under 30 without a loan"),
+    ("retirees", "job = 'retired' or age >= 65", "Demographic: retired or 65+"),
+    ("lisbon", "region = 'lisboa'", "Geographic: Lisbon region"),
+    ("never-contacted", "pdays is null and previous = 0", "Behavioural: no earlier campaign"),
+    ("converters", "y = 1", "Behavioural: subscribed a deposit"),
+    (
+        "reachable-by-sms",
+        "consent_sms and msisdn is not null and not on_list('opt_out')",
+        "Has a mobile number, agreed to SMS, not opted out",
+    ),
+    (
+        "young-reachable",
+        "in_segment('young-savers') and in_segment('reachable-by-sms')",
+        "Young savers we may text",
+    ),
+]
+
+OFFERS: list[offers.OfferInput] = [
+    offers.OfferInput(
+        code="TD-12M",
+        name="12-month term deposit at 3.1%",
+        product="term deposit",
+        price=Decimal("0"),
+        value=Decimal("180"),
+        margin=Decimal("95"),
+        discount_max=Decimal("0"),
+        eligibility="age >= 18 and default != 'yes'",
+    ),
+    offers.OfferInput(
+        code="PL-STARTER",
+        name="Starter personal loan",
+        product="personal loan",
+        price=Decimal("49"),
+        value=Decimal("420"),
+        margin=Decimal("260"),
+        discount_min=Decimal("0"),
+        discount_max=Decimal("15"),
+        eligibility="age between 21 and 35 and loan = 'no' and default = 'no'",
+    ),
+    offers.OfferInput(
+        code="SILVER-CARD",
+        name="Silver card with travel insurance",
+        product="credit card",
+        price=Decimal("25"),
+        value=Decimal("150"),
+        margin=Decimal("70"),
+        eligibility="age >= 55",
+    ),
+]
+
+_REGIONS = [  # NUTS II regions of Portugal, roughly by population
+    ("norte", 35, "Europe/Lisbon"),
+    ("centro", 22, "Europe/Lisbon"),
+    ("lisboa", 28, "Europe/Lisbon"),
+    ("alentejo", 7, "Europe/Lisbon"),
+    ("algarve", 4, "Europe/Lisbon"),
+    ("acores", 2, "Atlantic/Azores"),
+    ("madeira", 2, "Atlantic/Madeira"),
+]
+
+
+@dataclass
+class DemoResult:
+    """What the demo built."""
+
+    bank: ImportReport
+    contacts: ImportReport
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    offers: list[str] = field(default_factory=list)
+    opted_out: int = 0
+
+
+def bank_file() -> Path:
+    """The packaged bank-marketing file."""
+    return Path(str(resources.files("tactica.demo") / "bank-marketing.csv.gz"))
+
+
+def bank_mapping() -> Path:
+    """The packaged mapping file for the bank file."""
+    return Path(str(resources.files("tactica.demo") / "bank-mapping.yaml"))
+
+
+def _draw(customer_id: str, salt: str) -> int:
+    # A stable pseudo-random number per customer, so every run builds the same demo.
+    return int.from_bytes(hashlib.blake2b(f"{salt}:{customer_id}".encode(), digest_size=8).digest())
+
+
+def write_contacts(ids: list[str], path: Path) -> None:
+    """Contact points, consents, region, timezone and language for the bank's customers.
+
+    The bank file carries none of these (its customers were called from a
+    separate list), so the demo makes plausible ones, the same on every run.
+    """
+    weights = [w for _r, w, _tz in _REGIONS]
+    total = sum(weights)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(
+            [
+                "id",
+                "msisdn",
+                "email",
+                "consent_sms",
+                "consent_email",
+                "region",
+                "timezone",
+                "language",
+            ]
+        )
+        for cid in ids:
+            r = _draw(cid, "contact")
+            has_mobile = r % 100 < 88
+            has_email = (r >> 8) % 100 < 62
+            pick = (r >> 16) % total
+            for region, weight, tz in _REGIONS:
+                if pick < weight:
+                    break
+                pick -= weight
+            msisdn = f"+3519{(r >> 24) % 10**8:08d}" if has_mobile else ""
+            email = f"{cid.replace('-', '.')}@example.pt" if has_email else ""
+            w.writerow(
+                [
+                    cid,
+                    msisdn,
+                    email,
+                    "true" if has_mobile and (r >> 40) % 100 < 72 else "false",
+                    "true" if has_email and (r >> 48) % 100 < 55 else "false",
+                    region,
+                    tz,
+                    "en" if (r >> 56) % 100 < 6 else "pt",
+                ]
+            )
+
+
+def build(
+    store: Store, workspace: Path, progress: Callable[[str, int, int], None] | None = None
+) -> DemoResult:
+    """Import, enrich, segment, add offers and opt-outs; safe to run again."""
+    store.upgrade()
+    bank = import_customers(
+        store, bank_file(), mapping=bank_mapping(), actor=ACTOR, progress=progress
+    )
+    with store.session() as s:
+        ids = list(
+            s.scalars(sa.text("SELECT id FROM customers WHERE id LIKE 'bank-%' ORDER BY id"))
+        )
+    contacts_file = workspace / "demo-contacts.csv"
+    write_contacts(ids, contacts_file)
+    contacts = import_customers(
+        store,
+        contacts_file,
+        id_column="id",
+        actor=ACTOR,
+        progress=progress,
+    )
+    result = DemoResult(bank=bank, contacts=contacts)
+    with store.session() as s:
+        # Customers who replied STOP to an earlier SMS: every 97th reachable one.
+        stop = [cid for cid in ids if _draw(cid, "stop") % 97 == 0]
+        lists.add_entries(
+            s,
+            "opt_out",
+            [lists.EntryInput(cid, "sms", "sms-reply", "replied STOP") for cid in stop],
+            actor=ACTOR,
+        )
+        result.opted_out = len(stop)
+        vip = [cid for cid in ids if _draw(cid, "vip") % 500 == 0]
+        lists.add_entries(
+            s,
+            "vip",
+            [lists.EntryInput(cid, "all", "relationship-manager") for cid in vip],
+            actor=ACTOR,
+        )
+        for name, rule, description in SEGMENTS:
+            try:
+                segments.get_segment(s, name)
+                segments.update_segment(s, name, rule=rule, description=description, actor=ACTOR)
+            except NotFound:
+                segments.create_segment(s, name, rule=rule, description=description, actor=ACTOR)
+        for offer in OFFERS:
+            try:
+                offers.get_offer(s, offer.code)
+            except NotFound:
+                offers.create_offer(s, offer, actor=ACTOR)
+            result.offers.append(offer.code)
+        s.commit()
+        for name, rule, description in SEGMENTS:
+            result.segments.append(
+                {
+                    "name": name,
+                    "rule": rule,
+                    "description": description,
+                    "size": segments.segment_size(s, name),
+                }
+            )
+    return result
