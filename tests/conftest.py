@@ -15,8 +15,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
+from tactica.services.users import use_password_hasher
 from tactica.store.db import Store
+
+# Real argon2id, with parameters cheap enough for hundreds of test users.
+use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 PG_URL = os.environ.get("TACTICA_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

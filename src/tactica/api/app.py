@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError
 
 from tactica import __version__
@@ -47,10 +50,32 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class ErrorOut(BaseModel):
+    """Every error the API returns: a stable code, a human detail, where it went wrong."""
+
+    error: str
+    detail: str
+    where: str | None = None
+    problems: list[dict[str, Any]] | None = None
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in (
+        (401, "Missing, invalid or expired token"),
+        (403, "Your role may not do this"),
+        (404, "Not found"),
+        (409, "Conflicts with what exists"),
+        (422, "Invalid input: names the field, and the line and column of a rule"),
+    )
+}
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """The API app over ``store`` (default: the store the settings point at)."""
     settings = settings or get_settings()
     app = FastAPI(
+        responses=_ERRORS,
         title="Tactica",
         version=__version__,
         description=(

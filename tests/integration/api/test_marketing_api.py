@@ -25,8 +25,8 @@ def _seed(api: Api) -> None:
             sa.insert(t),
             [
                 {"id": "a", "age": 22, "region": "north", "consent_sms": True, "msisdn": "+1"},
-                {"id": "b", "age": 45, "region": "south", "consent_sms": False},
-                {"id": "c", "age": 67, "region": "north"},
+                {"id": "b", "age": 45, "region": "south", "consent_sms": False, "msisdn": None},
+                {"id": "c", "age": 67, "region": "north", "consent_sms": None, "msisdn": None},
             ],
         )
         s.commit()
@@ -106,3 +106,42 @@ def test_lists_through_the_api(api: Api) -> None:
     )
     assert bad.status_code == 422
     assert "channel" in bad.json()["detail"]
+
+
+def test_import_upload_with_mapping_and_rejects(api: Api) -> None:
+    h = api.as_("marketer")
+    body = "client;age;phone;sms_ok\nk1;34;+351911;yes\nk2;forty;+351922;no\nk3;51;;no\n"
+    mapping = (
+        "id: {column: client}\ncolumns:\n  age: {type: int}\n"
+        "  phone: {field: msisdn}\n  sms_ok: {field: consent_sms}\n"
+    )
+    r = api.client.post(
+        "/customers/import",
+        files={"file": ("crm.csv", body.encode(), "text/csv")},
+        data={"mapping": mapping},
+        headers=h,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "import_rejected"
+    assert "crm.csv, row 3, column 'age': value 'forty'" in r.json()["detail"]
+    assert api.client.get("/customers", headers=h).json()["total"] == 0
+    r = api.client.post(
+        "/customers/import",
+        files={"file": ("crm.csv", body.encode(), "text/csv")},
+        data={"mapping": mapping, "keep_rejects": "true"},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["inserted"], report["rejected"]) == (2, 1)
+    assert "forty" in report["rejects_csv"]
+    k1 = api.client.get("/customers/k1", headers=h).json()
+    assert (k1["age"], k1["msisdn"], k1["consent_sms"]) == (34, "+351911", True)
+    bad_yaml = api.client.post(
+        "/customers/import",
+        files={"file": ("crm.csv", body.encode(), "text/csv")},
+        data={"mapping": "columns: [unclosed"},
+        headers=h,
+    )
+    assert bad_yaml.status_code == 422
+    assert bad_yaml.json()["detail"].startswith("mapping: not valid YAML")

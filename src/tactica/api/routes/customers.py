@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+import yaml
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from tactica.api.deps import SessionDep, actor_of, require
+from tactica.api.deps import SessionDep, StoreDep, actor_of, require
 from tactica.domain.access import Permission
 from tactica.domain.schema import FieldDef, FieldKind, FieldType
+from tactica.errors import InvalidInput
 from tactica.services import customers, lists
+from tactica.services.importing import import_customers
 from tactica.services.users import Principal
 
 router = APIRouter(tags=["customers"])
@@ -101,3 +108,62 @@ def get_customer(customer_id: str, _p: Reader, session: SessionDep) -> dict[str,
     """Every field of a customer and the special lists they are on."""
     c = customers.get_customer(session, customer_id)
     return {**c, "lists": lists.lists_of_customer(session, customer_id)}
+
+
+def _safe_name(name: str | None) -> str:
+    # Keep the user's file name (ids and error messages use it) but nothing path-like.
+    base = Path(name or "upload.csv").name
+    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:120] or "upload.csv"
+
+
+@router.post("/customers/import", summary="Import customers from a CSV or Parquet file")
+def import_file(
+    p: Writer,
+    store: StoreDep,
+    file: Annotated[UploadFile, File(description="CSV (any separator, may be .gz) or Parquet")],
+    mapping: Annotated[str | None, Form(max_length=100_000, description="Mapping, as YAML")] = None,
+    id_column: Annotated[str | None, Form(max_length=200)] = None,
+    id_prefix: Annotated[str | None, Form(max_length=64)] = None,
+    separator: Annotated[str | None, Form(max_length=9)] = None,
+    encoding: Annotated[str | None, Form(max_length=40)] = None,
+    dry_run: Annotated[bool, Form()] = False,
+    keep_rejects: Annotated[
+        bool, Form(description="Land the good rows; return the bad ones with reasons")
+    ] = False,
+) -> dict[str, Any]:
+    """Same as `tactica customers import`: detect, validate, upsert by id, all or nothing.
+
+    The answer is the import report; with keep_rejects, `rejects_csv` holds the
+    rejected rows with their line and reason.
+    """
+    parsed: Any = None
+    if mapping is not None and mapping.strip():
+        try:
+            parsed = yaml.safe_load(mapping)
+        except yaml.YAMLError as e:
+            raise InvalidInput(f"not valid YAML: {e}", where="mapping") from None
+        if not isinstance(parsed, dict):
+            raise InvalidInput("must be a YAML mapping (key: value lines)", where="mapping")
+    with tempfile.TemporaryDirectory(prefix="tactica-import-") as tmp:
+        path = Path(tmp) / _safe_name(file.filename)
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        rejects = Path(tmp) / "rejects.csv" if keep_rejects else None
+        report = import_customers(
+            store,
+            path,
+            mapping=parsed,
+            id_column=id_column,
+            id_prefix=id_prefix,
+            separator=separator,
+            encoding=encoding,
+            dry_run=dry_run,
+            rejects_path=rejects,
+            actor=actor_of(p),
+        )
+        out_dict = report.to_dict()
+        out_dict["file"] = path.name
+        out_dict.pop("rejects_path", None)
+        if rejects is not None and rejects.exists():
+            out_dict["rejects_csv"] = rejects.read_text(encoding="utf-8")
+        return out_dict
