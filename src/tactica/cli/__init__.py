@@ -19,7 +19,8 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so each group module stays independent of the others.
-    from tactica.cli import customers, db, lists, offers, quickstart, segments, serve, users
+    from tactica.cli import customers, db, lists, offers, segments, serve, users
+    from tactica.cli.quickstart import quickstart
 
     app.add_typer(db.app, name="db")
     app.add_typer(customers.app, name="customers")
@@ -28,7 +29,7 @@ def _register() -> None:
     app.add_typer(lists.app, name="lists")
     app.add_typer(users.app, name="users")
     app.command("serve")(serve.serve)
-    app.command("quickstart")(quickstart.quickstart)
+    app.command("quickstart")(quickstart)
 
 
 _register()

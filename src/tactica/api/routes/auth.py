@@ -155,7 +155,7 @@ def audit_log(
     entity_id: Annotated[str | None, Query(max_length=128)] = None,
     actor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Any:
     """Who changed what, newest first (admin and analyst)."""
     return audit.list_entries(

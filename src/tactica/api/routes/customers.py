@@ -94,7 +94,7 @@ def search(
     _p: Reader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     """A page of customers with every field, and the total count."""
     return {

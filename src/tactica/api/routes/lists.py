@@ -90,7 +90,7 @@ def list_entries(
     session: SessionDep,
     include_expired: bool = False,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Any:
     """Entries in force (or all, with include_expired), newest first."""
     return lists.entries(session, name, include_expired=include_expired, limit=limit, offset=offset)

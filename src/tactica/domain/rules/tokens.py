@@ -180,7 +180,8 @@ def tokenize(source: str) -> list[Token]:
                 )
                 advance(j - i)
                 continue
-            value: int | float = float(text) if is_float else int(text)
+            # Leading zeros are harmless but int() refuses very long strings of them.
+            value: int | float = float(text) if is_float else int(whole or "0")
             tokens.append(Token(TokenKind.NUMBER, text, value, start_line, start_col))
             advance(j - i)
         elif _is_name_start(ch):
