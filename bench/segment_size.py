@@ -91,8 +91,10 @@ def main() -> None:
                 size = segments.segment_size(s, "bench")
                 times.append(time.perf_counter() - t0)
         print(f"rule: {RULE}")
-        print(f"size {size:,}; segment_size median {statistics.median(times):.3f} s "
-              f"(min {min(times):.3f}, max {max(times):.3f}, {args.repeat} runs)")
+        print(
+            f"size {size:,}; segment_size median {statistics.median(times):.3f} s "
+            f"(min {min(times):.3f}, max {max(times):.3f}, {args.repeat} runs)"
+        )
         store.dispose()
 
 

@@ -55,7 +55,8 @@ def _print_report(r: ImportReport) -> None:
     if r.separator is not None:
         sep = "tab" if r.separator == "\t" else r.separator
         how += f", separator {sep!r}, encoding {r.encoding}"
-    console.print(f"[bold]{r.file}[/]: {r.rows_read:,} rows ({how}); ids: {r.id_source}")
+    console.print(f"[bold]{r.file}[/]: {r.rows_read:,} rows ({how})")
+    console.print(f"ids: {r.id_source}")
     t = Table("column", "field", "type", "new?", "nulls", "note")
     for c in r.columns:
         if c.skipped:

@@ -114,14 +114,22 @@ def _draw(customer_id: str, salt: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{salt}:{customer_id}".encode(), digest_size=8).digest())
 
 
+def _region(pick: int) -> tuple[str, str]:
+    # Walk the cumulative weights: pick falls in exactly one region's band.
+    for region, weight, tz in _REGIONS:
+        if pick < weight:
+            return region, tz
+        pick -= weight
+    return _REGIONS[-1][0], _REGIONS[-1][2]
+
+
 def write_contacts(ids: list[str], path: Path) -> None:
     """Contact points, consents, region, timezone and language for the bank's customers.
 
     The bank file carries none of these (its customers were called from a
     separate list), so the demo makes plausible ones, the same on every run.
     """
-    weights = [w for _r, w, _tz in _REGIONS]
-    total = sum(weights)
+    total = sum(w for _r, w, _tz in _REGIONS)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(
@@ -140,11 +148,7 @@ def write_contacts(ids: list[str], path: Path) -> None:
             r = _draw(cid, "contact")
             has_mobile = r % 100 < 88
             has_email = (r >> 8) % 100 < 62
-            pick = (r >> 16) % total
-            for region, weight, tz in _REGIONS:
-                if pick < weight:
-                    break
-                pick -= weight
+            region, tz = _region((r >> 16) % total)
             msisdn = f"+3519{(r >> 24) % 10**8:08d}" if has_mobile else ""
             email = f"{cid.replace('-', '.')}@example.pt" if has_email else ""
             w.writerow(
@@ -154,6 +158,7 @@ def write_contacts(ids: list[str], path: Path) -> None:
                     email,
                     "true" if has_mobile and (r >> 40) % 100 < 72 else "false",
                     "true" if has_email and (r >> 48) % 100 < 55 else "false",
+                    "true" if has_mobile and (r >> 4) % 100 < 81 else "false",
                     region,
                     tz,
                     "en" if (r >> 56) % 100 < 6 else "pt",

@@ -29,6 +29,8 @@ def use_password_hasher(hasher: PasswordHasher) -> None:
     """Replace the argon2 parameters (tests use cheap ones; production keeps the defaults)."""
     global _hasher
     _hasher = hasher
+
+
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,100}$")
 TOKEN_PREFIX = "tct_"
 MIN_PASSWORD = 8
