@@ -9,14 +9,17 @@ PostgreSQL half; with ``CI=true`` it fails.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
+from tactica.cli import main
 from tactica.services.users import use_password_hasher
 from tactica.store.db import Store
 
@@ -105,3 +108,38 @@ def workspace(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     else:
         monkeypatch.setenv("TACTICA_DATABASE_URL", db_url)
     yield home
+
+
+@dataclass
+class Run:
+    """What a command printed and its exit code."""
+
+    code: int
+    out: str
+    err: str
+
+
+Tactica = Callable[..., Run]
+
+
+@pytest.fixture
+def tactica(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Tactica:
+    """``tactica(*args)`` runs the CLI against the test workspace (migrated first)."""
+    monkeypatch.setenv("COLUMNS", "200")  # wide tables, so assertions see whole cells
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["tactica", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as e:
+            code = int(e.code or 0)
+        got = capsys.readouterr()
+        return Run(code, got.out, got.err)
+
+    first = run("db", "upgrade")
+    assert first.code == 0, first.err
+    return run

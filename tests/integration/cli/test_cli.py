@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.cli.conftest import Tactica
+from tests.conftest import Tactica
 
 
 def test_users_and_tokens(tactica: Tactica, monkeypatch: object) -> None:

@@ -2,49 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tactica.cli import main
+from tests.conftest import Tactica
 from tests.integration.importing.conftest import BANK, write
 
 
-@dataclass
-class Run:
-    """What a command printed and its exit code."""
-
-    code: int
-    out: str
-    err: str
-
-
-Cli = Callable[..., Run]
-
-
 @pytest.fixture
-def cli(
-    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Cli:
+def cli(tactica: Tactica) -> Tactica:
     """``cli(*args)`` runs ``tactica`` in the test workspace, migrated first."""
-    monkeypatch.setenv("COLUMNS", "200")  # wide tables: whole cells in the output
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tactica", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as e:
-            code = int(e.code or 0)
-        got = capsys.readouterr()
-        return Run(code, got.out, got.err)
-
-    assert run("db", "upgrade").code == 0
-    return run
+    return tactica
 
 
 BANK_MAPPING = """\
@@ -55,7 +24,7 @@ columns:
 """
 
 
-def test_import_the_bank_file(cli: Cli, tmp_path: Path) -> None:
+def test_import_the_bank_file(cli: Tactica, tmp_path: Path) -> None:
     mapping = write(tmp_path, "bank.yaml", BANK_MAPPING)
     r = cli("customers", "import", str(BANK), "--mapping", str(mapping), "--dry-run")
     assert r.code == 0, r.err
@@ -82,7 +51,7 @@ def test_import_the_bank_file(cli: Cli, tmp_path: Path) -> None:
     assert "Inserted 0, updated 41,188 (41,188 unchanged)" in r.out
 
 
-def test_import_errors_and_rejects(cli: Cli, tmp_path: Path) -> None:
+def test_import_errors_and_rejects(cli: Tactica, tmp_path: Path) -> None:
     assert cli("customers", "add-field", "age", "int").code == 0
     path = write(tmp_path, "people.csv", "id\tage\na\t30\nb\tthirty\n")
     r = cli("customers", "import", str(path))
@@ -102,7 +71,7 @@ def test_import_errors_and_rejects(cli: Cli, tmp_path: Path) -> None:
     assert r.code == 2 and "columns.age.type: expected one of int" in r.err
 
 
-def test_fields_commands(cli: Cli) -> None:
+def test_fields_commands(cli: Tactica) -> None:
     r = cli("customers", "add-field", "tier", "category", "--categories", "gold, silver")
     assert r.code == 0, r.err
     assert "Declared field tier (category, attribute)." in r.out
