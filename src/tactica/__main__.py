@@ -1,0 +1,5 @@
+"""``python -m tactica``: the same as the ``tactica`` command."""
+
+from tactica.cli import main
+
+main()
