@@ -145,3 +145,21 @@ def test_import_upload_with_mapping_and_rejects(api: Api) -> None:
     )
     assert bad_yaml.status_code == 422
     assert bad_yaml.json()["detail"].startswith("mapping: not valid YAML")
+
+
+def test_list_import_upload(api: Api) -> None:
+    h = api.as_("marketer")
+    good = "customer_id,channel,reason\nc1,sms,STOP\nc2,all,\n"
+    r = api.client.post(
+        "/lists/dnd/import", files={"file": ("dnc.csv", good.encode(), "text/csv")}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"entries": 2}
+    bad = "customer_id,channel\nc3,sms\nc4,telegraph\n"
+    r = api.client.post(
+        "/lists/dnd/import", files={"file": ("more.csv", bad.encode(), "text/csv")}, headers=h
+    )
+    assert r.status_code == 422
+    assert "more.csv, row 3, column 'channel': value 'telegraph'" in r.json()["detail"]
+    ids = {e["customer_id"] for e in api.client.get("/lists/dnd/entries", headers=h).json()}
+    assert ids == {"c1", "c2"}

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from tactica.api.deps import SessionDep, actor_of, require
 from tactica.domain.access import Permission
 from tactica.domain.lists import ListKind
+from tactica.errors import InvalidInput
 from tactica.services import lists
 from tactica.services.users import Principal
 
@@ -137,3 +139,26 @@ def export_list(name: str, _p: Reader, session: SessionDep) -> Response:
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
+
+
+@router.post("/{name}/import", summary="Import entries from a CSV file")
+def import_list(
+    name: str,
+    p: Writer,
+    session: SessionDep,
+    file: Annotated[
+        UploadFile, File(description="CSV: customer_id [, channel, source, reason, expires_at]")
+    ],
+) -> dict[str, int]:
+    """Load entries onto the list: all rows or none, every bad row named."""
+    raw = file.file.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(
+            f"not UTF-8 text (byte {e.start})", where=file.filename or "file"
+        ) from None
+    items = lists.read_entries_csv(io.StringIO(text, newline=""), file.filename or "upload.csv")
+    n = lists.add_entries(session, name, items, actor=actor_of(p))
+    session.commit()
+    return {"entries": n}
