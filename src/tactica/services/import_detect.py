@@ -148,7 +148,13 @@ def first_bad_utf8(data: bytes) -> int | None:
 
 
 def _field_counts(lines: str, sep: str) -> list[int]:
-    return [len(row) for row in csv.reader(io.StringIO(lines), delimiter=sep) if row]
+    # newline="" lets the csv module see lone '\r' line ends (old Mac exports) itself.
+    try:
+        return [
+            len(row) for row in csv.reader(io.StringIO(lines, newline=""), delimiter=sep) if row
+        ]
+    except csv.Error:
+        return []  # this separator cannot split the sample: not a candidate
 
 
 def detect_separator(text: str) -> str:
@@ -175,7 +181,10 @@ def detect_separator(text: str) -> str:
 
 def parse_header(text: str, sep: str) -> list[str]:
     """The column names of the first record of ``text``."""
-    row = next(csv.reader(io.StringIO(text), delimiter=sep), None)
+    try:
+        row = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep), None)
+    except csv.Error as e:
+        raise InvalidInput(f"the header line cannot be read as CSV ({e})", where="header") from None
     return row or []
 
 

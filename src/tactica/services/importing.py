@@ -196,7 +196,9 @@ def _ragged_lines(data: bytes, sep: str, records: Sequence[int]) -> dict[int, in
     """Physical line of each 1-based record number (header = 1); error path only."""
     wanted = set(records)
     out: dict[int, int] = {}
-    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")), delimiter=sep)
+    reader = csv.reader(
+        io.StringIO(data.decode("utf-8", errors="replace"), newline=""), delimiter=sep
+    )
     start = 1
     for n, _row in enumerate(reader, start=1):
         if n in wanted:
@@ -248,6 +250,8 @@ def _read_csv(path: Path, separator: str | None, encoding: str | None) -> _Sourc
     sep = separator or detect_separator(sample)
     headers = parse_header(sample, sep)
     named = [h for h in headers if h.strip()]
+    if not named:
+        raise InvalidInput("the first line must name the columns; it is empty", where=file)
     dupes = sorted({h for h in named if named.count(h) > 1})
     if dupes:
         raise InvalidInput(
@@ -289,7 +293,12 @@ def _read_csv(path: Path, separator: str | None, encoding: str | None) -> _Sourc
             where=file,
         )
     n = table.num_rows
-    table = table.rename_columns([f"c{i}" for i in range(table.num_columns)])
+    # Every column is read as text; a header pyarrow splits differently from ours must
+    # not bring an inferred type back in.
+    table = pa.table(
+        [c if pa.types.is_string(c.type) else c.cast(pa.string()) for c in table.columns],
+        names=[f"c{i}" for i in range(table.num_columns)],
+    )
     lines = pc.add(pa.array(range(n), pa.int64()), 2)
     # Only a quoted value can hold a line break, so unquoted files skip the search.
     quoted = b'"' in data
@@ -592,11 +601,13 @@ def _expected(col: _Column) -> str:
         return f"a date and time like {date_example(col.date_format, with_time=True)}"
     if f.type is FieldType.CATEGORY:
         cats = list(f.categories)
+        if not cats:
+            return "a value without NUL characters"
         shown = ", ".join(cats[:12]) + (", ..." if len(cats) > 12 else "")
         return f"one of: {shown}"
     if col.builtin:
-        return f"a {col.field} of at most {_BUILTIN_LENGTHS[col.field]} characters"
-    return "text"
+        return f"a {col.field} of at most {_BUILTIN_LENGTHS[col.field]} characters, without NUL"
+    return "text without NUL characters"
 
 
 def _parse(col: _Column, values: pa.Array) -> Parsed:
@@ -633,14 +644,17 @@ def _parse(col: _Column, values: pa.Array) -> Parsed:
         return parse_date(text, col.date_format or "YYYY-MM-DD")
     if t is FieldType.TIMESTAMP:
         return parse_timestamp(text, col.date_format)
+    # PostgreSQL cannot store NUL in text (SQLite truncates there): such a value is bad input.
+    has_nul = pc.fill_null(pc.match_substring(text, "\x00"), False)
     if t is FieldType.CATEGORY:
-        return parse_category(text, col.fdef.categories)
+        parsed = parse_category(text, col.fdef.categories)
+        return Parsed(parsed.values, pc.or_(parsed.bad, has_nul))
     if col.builtin:
         too_long = pc.fill_null(
             pc.greater(pc.utf8_length(text), _BUILTIN_LENGTHS[col.field]), False
         )
-        return Parsed(text, too_long)
-    return Parsed(text, _falses(text))
+        return Parsed(text, pc.or_(too_long, has_nul))
+    return Parsed(text, has_nul)
 
 
 def _falses(a: pa.Array) -> pa.Array:

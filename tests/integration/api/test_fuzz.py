@@ -3,9 +3,14 @@
 Runs on SQLite and PostgreSQL (PostgreSQL refuses values SQLite takes, such as NUL
 characters in text, so both matter). Calls carry an admin token so that the
 fuzzing reaches past authentication into every route's logic.
+
+The default run is derandomised, so CI is repeatable; explore further with
+``TACTICA_FUZZ_EXAMPLES=500 TACTICA_FUZZ_RANDOM=1 pytest tests/integration/api/test_fuzz.py``.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import schemathesis
@@ -27,7 +32,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @schema.parametrize()
 @settings(
-    max_examples=20,
+    max_examples=int(os.environ.get("TACTICA_FUZZ_EXAMPLES", "30")),
+    derandomize=os.environ.get("TACTICA_FUZZ_RANDOM", "") != "1",
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,

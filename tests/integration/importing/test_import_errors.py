@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tactica.domain.schema import FieldDef, FieldType
-from tactica.errors import ImportRejected, InvalidInput, NotFound, RowProblem
+from tactica.errors import ImportRejected, InvalidInput, NotFound, RowProblem, TacticaError
 from tactica.services import customers
 from tactica.services.importing import import_customers
 from tactica.store.db import Store
@@ -220,3 +220,46 @@ def test_non_utf8_far_into_a_utf8_looking_file(sqlite_store: Store, tmp_path: Pa
     r = import_customers(sqlite_store, path)
     assert r.encoding == "cp1252" and r.inserted == 20001
     assert scalar(sqlite_store, "SELECT name FROM customers WHERE id = 'x'") == "François"
+
+
+ODD_FILES = {
+    "lone-cr": b"\r0\r\n",
+    "cr-line-ends": b"id,age\r1,30\r2,40\r",
+    "huge-header": b"id," + b"x" * 200_000 + b"\n1,2\n",
+    "nul-bytes": b"id,age\n1,\x003\n",
+    "only-blank": b"  \n\n \n",
+    "quote-unclosed": b'id,name\n1,"open\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_FILES))
+def test_odd_files_get_an_answer_not_a_crash(store: Store, tmp_path: Path, name: str) -> None:
+    """Whatever the bytes, an import either lands or says what is wrong (found by fuzzing)."""
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(ODD_FILES[name])
+    try:
+        report = import_customers(store, path, actor="t")
+    except TacticaError as e:
+        assert e.detail
+    else:
+        assert report.rows_read >= 0
+
+
+def test_nul_characters_are_rejected_by_name(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"id,nick\n1,ok\n2,b\x00d\n")
+    with pytest.raises(ImportRejected) as err:
+        import_customers(store, path, actor="t")
+    (problem,) = err.value.problems
+    assert (problem.row, problem.column, problem.expected) == (
+        3,
+        "nick",
+        "text without NUL characters",
+    )
+
+
+def test_a_blank_first_line_is_not_a_header(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "blank-head.csv"
+    path.write_bytes(b"\r0\r\n")
+    with pytest.raises(InvalidInput, match="first line must name the columns"):
+        import_customers(store, path, actor="t")
