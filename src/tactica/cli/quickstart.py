@@ -40,13 +40,14 @@ def quickstart() -> None:
     b, c = result.bank, result.contacts
     console.print(
         f"\n[bold]1. Customers[/]: imported the bank file — {b.rows_read:,} rows, "
-        f"{b.inserted:,} new, {b.updated:,} updated, {b.unchanged:,} unchanged, "
+        f"{b.inserted:,} new, {b.updated - b.unchanged:,} changed, {b.unchanged:,} unchanged, "
         f"{b.rejected} rejected, "
         f"in {b.elapsed:.1f} s."
     )
     console.print(
         f"   Added contact points, consents and regions from a second file — "
-        f"{c.inserted:,} new, {c.updated:,} updated, {c.unchanged:,} unchanged (upsert by id)."
+        f"{c.inserted:,} new, {c.updated - c.unchanged:,} changed, {c.unchanged:,} unchanged "
+        "(upsert by id)."
     )
     console.print(
         f"\n[bold]2. Special lists[/]: {result.opted_out} customers on opt_out for SMS "

@@ -139,6 +139,7 @@ def write_contacts(ids: list[str], path: Path) -> None:
                 "email",
                 "consent_sms",
                 "consent_email",
+                "consent_phone",
                 "region",
                 "timezone",
                 "language",

@@ -1,8 +1,13 @@
-"""Reading query results from the store as Arrow tables, through ADBC.
+"""Reading query results from the store as Arrow tables.
 
 Arrow is how data leaves the store for columnar work (profiles now, the batch
-engine later): ADBC reads a million SQLite or PostgreSQL rows straight into
-columns, without a Python object per value.
+engine later). PostgreSQL is read through ADBC, straight into columns.
+
+SQLite is read through the same SQLite library SQLAlchemy uses, never through
+ADBC's: two copies of SQLite in one process must not open the same database.
+POSIX file locks belong to the process, so one copy closing its file drops the
+other's locks, and on close it may delete the WAL the other still uses ("disk
+I/O error", or worse, a damaged database).
 """
 
 from __future__ import annotations
@@ -14,44 +19,85 @@ from sqlalchemy.engine import make_url
 
 from tactica.store.db import Store
 
+#: Arrow type per column kind.
+ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "text": pa.string()}
 
-def _adbc_connect(url: str) -> Any:
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        import adbc_driver_sqlite.dbapi as sqlite_dbapi
+_BATCH_ROWS = 100_000
 
-        return sqlite_dbapi.connect(u.database or ":memory:")
+
+def _adbc_postgres(url: str) -> Any:
     import adbc_driver_postgresql.dbapi as pg_dbapi
 
     # libpq wants a plain postgresql:// URI; the search_path option travels as a query string.
-    plain = u.set(drivername="postgresql").render_as_string(hide_password=False)
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     return pg_dbapi.connect(plain)
 
 
-#: A typed, non-null value per Arrow kind, for the SQLite sentinel row (see fetch_arrow).
-_SENTINELS = {"int": "0", "float": "0.5", "text": "''"}
+def _sqlite_arrow(store: Store, sql: str, kinds: dict[str, str] | None) -> pa.Table:
+    raw = store.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        try:
+            cur.execute(sql)
+            names = [d[0] for d in cur.description]
+            schema = (
+                pa.schema([(n, ARROW_TYPES[kinds[n]]) for n in names])
+                if kinds and all(n in kinds for n in names)
+                else None
+            )
+            batches: list[pa.RecordBatch] = []
+            while rows := cur.fetchmany(_BATCH_ROWS):
+                columns = list(zip(*rows, strict=True))
+                if schema is None:
+                    batches.append(
+                        pa.RecordBatch.from_arrays([pa.array(c) for c in columns], names=names)
+                    )
+                else:
+                    batches.append(
+                        pa.RecordBatch.from_arrays(
+                            [
+                                pa.array(c, type=f.type)
+                                for c, f in zip(columns, schema, strict=True)
+                            ],
+                            schema=schema,
+                        )
+                    )
+            if not batches:
+                empty = schema or pa.schema([(n, pa.string()) for n in names])
+                return empty.empty_table()
+            if schema is None:
+                return pa.Table.from_batches(batches).combine_chunks()
+            return pa.Table.from_batches(batches, schema=schema)
+        finally:
+            cur.close()
+    finally:
+        raw.close()
 
 
 def fetch_arrow(store: Store, sql: str, kinds: dict[str, str] | None = None) -> pa.Table:
     """Run ``sql`` (rendered for the store's dialect) and return the rows as Arrow.
 
-    ``kinds`` names each selected column's kind (``int``, ``float`` or ``text``). On
-    SQLite it is needed: the ADBC driver guesses a column's type from its first
-    values and takes a leading NULL for an integer, then fails on text. A typed
-    sentinel row is put first and dropped afterwards, so every column is typed.
+    ``kinds`` names each selected column's kind (``int``, ``float`` or ``text``) so
+    that every column is typed even when all its values are missing.
     """
-    conn = _adbc_connect(store.url)
-    query = sql
-    sentinel = store.dialect == "sqlite" and bool(kinds)
-    if sentinel and kinds:
-        first = ", ".join(f'{_SENTINELS[k]} AS "{c}"' for c, k in kinds.items())
-        query = f"SELECT {first} UNION ALL SELECT * FROM ({sql})"
+    if store.dialect == "sqlite":
+        return _sqlite_arrow(store, sql, kinds)
+    conn = _adbc_postgres(store.url)
     try:
         cur = conn.cursor()
         try:
-            cur.execute(query)
+            cur.execute(sql)
             table: pa.Table = cur.fetch_arrow_table()
-            return table.slice(1) if sentinel else table
+            if kinds:
+                table = table.cast(
+                    pa.schema(
+                        [
+                            (n, ARROW_TYPES.get(kinds.get(n, ""), t))
+                            for n, t in zip(table.column_names, table.schema.types, strict=True)
+                        ]
+                    )
+                )
+            return table
         finally:
             cur.close()
     finally:
