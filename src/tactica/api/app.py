@@ -16,10 +16,25 @@ from tactica.errors import TacticaError, http_status
 from tactica.store.db import Store
 
 
+def _printable(value: Any) -> Any:
+    """``value`` with every string safe to encode as UTF-8 JSON.
+
+    Error details quote what the caller sent, and JSON bodies may carry lone
+    surrogates (``"\\ud800"``) that no UTF-8 encoder accepts: they are escaped.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
 async def _tactica_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TacticaError)
     headers = {"WWW-Authenticate": "Bearer"} if http_status(exc) == 401 else None
-    return JSONResponse(exc.to_dict(), status_code=http_status(exc), headers=headers)
+    return JSONResponse(_printable(exc.to_dict()), status_code=http_status(exc), headers=headers)
 
 
 async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -33,7 +48,9 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DataError)
     return JSONResponse(
-        {"error": "invalid_input", "detail": f"the database refused a value: {exc.orig}"},
+        _printable(
+            {"error": "invalid_input", "detail": f"the database refused a value: {exc.orig}"}
+        ),
         status_code=422,
     )
 
@@ -46,7 +63,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     ]
     detail = "; ".join(f"{p['where']}: {p['detail']}" for p in problems)
     return JSONResponse(
-        {"error": "invalid_input", "detail": detail, "problems": problems}, status_code=422
+        _printable({"error": "invalid_input", "detail": detail, "problems": problems}),
+        status_code=422,
     )
 
 

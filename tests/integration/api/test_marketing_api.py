@@ -163,3 +163,15 @@ def test_list_import_upload(api: Api) -> None:
     assert "more.csv, row 3, column 'channel': value 'telegraph'" in r.json()["detail"]
     ids = {e["customer_id"] for e in api.client.get("/lists/dnd/entries", headers=h).json()}
     assert ids == {"c1", "c2"}
+
+
+def test_errors_quoting_odd_unicode_still_answer_json(api: Api) -> None:
+    """Found by fuzzing: a lone surrogate quoted back in an error broke the response."""
+    r = api.client.post(
+        "/customers/import",
+        files={"file": ("x.csv", b"id\n1\n", "text/csv")},
+        data={"mapping": '"\\ud800": 1'},
+        headers=api.as_("marketer"),
+    )
+    assert r.status_code == 422
+    assert "\\ud800" in r.json()["detail"]
