@@ -18,16 +18,24 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from hypothesis import settings
 
 from tactica.cli import main
 from tactica.services.users import use_password_hasher
 from tactica.store.db import Store
 
+PG_URL = os.environ.get("TACTICA_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# CI replays the same examples every run (a red CI must be a real regression, not a new
+# random draw); developers' runs explore. No deadlines: CI machines are shared.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if IN_CI else "dev")
+
 # Real argon2id, with parameters cheap enough for hundreds of test users.
 use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
-PG_URL = os.environ.get("TACTICA_TEST_PG_URL", "postgresql+psycopg://127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _pg_checked: dict[str, str | None] = {}
 
