@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -37,7 +37,8 @@ _PHASES = {
 
 
 @contextmanager
-def _progress_bar() -> Iterator[Progress]:
+def import_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr, one line per import phase; yields the importer's callback."""
     bar = Progress(
         TextColumn("{task.description:<16}"),
         BarColumn(),
@@ -46,8 +47,15 @@ def _progress_bar() -> Iterator[Progress]:
         console=err_console,
         transient=True,
     )
+    tasks: dict[str, TaskID] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(_PHASES.get(phase, phase), total=total or None)
+        bar.update(tasks[phase], completed=done, total=total or None)
+
     with bar:
-        yield bar
+        yield progress
 
 
 def _print_report(r: ImportReport) -> None:
@@ -105,14 +113,7 @@ def import_(
 ) -> None:
     """Import customers from a file: detect types, validate, upsert by id (all or nothing)."""
     store = open_store()
-    tasks: dict[str, TaskID] = {}
-    with _progress_bar() as bar:
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(_PHASES.get(phase, phase), total=total or None)
-            bar.update(tasks[phase], completed=done, total=total or None)
-
+    with import_progress() as progress:
         report = import_customers(
             store,
             file,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tactica.cli._common import console, open_store
+from tactica.cli.customers import import_progress
 from tactica.cli.segments import print_profile
 from tactica.config import get_settings
 from tactica.services import segments
@@ -20,21 +20,7 @@ def quickstart() -> None:
     store = open_store()
     console.rule("[bold]Tactica quickstart")
     console.print(f"Workspace: [bold]{home}[/]  database: {store.engine.url.render_as_string()}")
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=max(total, 1))
-            bar.update(tasks[phase], completed=done, total=max(total, 1))
-
+    with import_progress() as progress:
         result = build(store, home, progress)
 
     b, c = result.bank, result.contacts
