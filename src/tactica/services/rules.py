@@ -19,7 +19,7 @@ from tactica.domain.rules.ast import Call, Literal
 from tactica.domain.schema import FieldType
 from tactica.errors import InvalidInput, RuleError
 from tactica.store.customer_table import load_schema
-from tactica.store.models import Segment, SpecialList
+from tactica.store.models import Offer, Segment, SpecialList
 
 CUSTOMERS = "customers"
 
@@ -43,19 +43,37 @@ def rule_type(checked: CheckedRule) -> str:
     return checked.type.value
 
 
-def referenced_segments(session: Session, source: str) -> frozenset[str]:
-    """Names of the segments a rule refers to with ``in_segment('...')`` (parse only)."""
-    del session  # kept in the signature: names may later resolve through aliases
-    names = {
+def _called_with(source: str, func: str) -> frozenset[str]:
+    return frozenset(
         node.args[0].value
         for node in walk(parse(source))
         if isinstance(node, Call)
-        and node.func == "in_segment"
+        and node.func == func
         and node.args
         and isinstance(node.args[0], Literal)
         and isinstance(node.args[0].value, str)
-    }
-    return frozenset(names)
+    )
+
+
+def referenced_segments(session: Session, source: str) -> frozenset[str]:
+    """Names of the segments a rule refers to with ``in_segment('...')`` (parse only)."""
+    del session  # kept in the signature: names may later resolve through aliases
+    return _called_with(source, "in_segment")
+
+
+def rules_using_list(session: Session, name: str) -> list[str]:
+    """Which saved rules (segments, offer eligibility) test ``on_list(name)``."""
+    users = [
+        f"segment {seg_name}"
+        for seg_name, rule in session.execute(sa.select(Segment.name, Segment.rule))
+        if rule and name in _called_with(rule, "on_list")
+    ]
+    users += [
+        f"offer {code}"
+        for code, rule in session.execute(sa.select(Offer.code, Offer.eligibility))
+        if rule and name in _called_with(rule, "on_list")
+    ]
+    return users
 
 
 def _sql_dialect(dialect: str) -> str:

@@ -114,3 +114,17 @@ def test_changes_are_audited(store: Store) -> None:
         s.commit()
         log = audit.list_entries(s, entity_type="special_list", entity_id="vip")
     assert [(e.actor, e.action) for e in log] == [("user:bob", "remove"), ("user:ann", "add")]
+
+
+def test_a_list_a_rule_uses_cannot_be_deleted(store: Store) -> None:
+    from tactica.services import segments
+
+    with store.session() as s:
+        lists.create_list(s, "staff", "blacklist", actor="t")
+        segments.create_segment(s, "outsiders", rule="not on_list('staff')", actor="t")
+        with pytest.raises(Conflict, match="used by segment outsiders"):
+            lists.delete_list(s, "staff", actor="t")
+        segments.delete_segment(s, "outsiders", actor="t")
+        lists.delete_list(s, "staff", actor="t")
+        s.commit()
+        assert "staff" not in lists.list_names(s)
