@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from tactica.domain.lists import ALL_CHANNELS, ListKind, check_channel
 from tactica.errors import Conflict, ImportRejected, InvalidInput, NotFound, RowProblem
 from tactica.services import audit
-from tactica.services.rules import rules_using_list
+from tactica.services.rules import rules_using
 from tactica.store.models import SpecialList, SpecialListEntry
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
@@ -118,7 +118,7 @@ def create_list(
 def delete_list(session: Session, name: str, *, actor: str) -> None:
     """Remove a list and all its entries, unless a saved rule tests it."""
     lst = get_list(session, name)
-    users = rules_using_list(session, name)
+    users = rules_using(session, "on_list", name)
     if users:
         raise Conflict(f"list {name!r} is used by {', '.join(users)}; change those first")
     session.execute(sa.delete(SpecialListEntry).where(SpecialListEntry.list_id == lst.id))

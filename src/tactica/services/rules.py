@@ -61,17 +61,20 @@ def referenced_segments(session: Session, source: str) -> frozenset[str]:
     return _called_with(source, "in_segment")
 
 
-def rules_using_list(session: Session, name: str) -> list[str]:
-    """Which saved rules (segments, offer eligibility) test ``on_list(name)``."""
+def rules_using(session: Session, func: str, name: str) -> list[str]:
+    """Which saved rules (segments, offer eligibility) call ``func('name')``.
+
+    ``func`` is ``in_segment`` or ``on_list``: what must not be deleted while in use.
+    """
     users = [
         f"segment {seg_name}"
         for seg_name, rule in session.execute(sa.select(Segment.name, Segment.rule))
-        if rule and name in _called_with(rule, "on_list")
+        if rule and name in _called_with(rule, func)
     ]
     users += [
         f"offer {code}"
         for code, rule in session.execute(sa.select(Offer.code, Offer.eligibility))
-        if rule and name in _called_with(rule, "on_list")
+        if rule and name in _called_with(rule, func)
     ]
     return users
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from tactica.domain.schema import FieldKind, FieldType
 from tactica.errors import Conflict, InvalidInput, NotFound
 from tactica.services import audit
-from tactica.services.rules import check_rule, condition_sql, referenced_segments
+from tactica.services.rules import check_rule, condition_sql, referenced_segments, rules_using
 from tactica.store.arrow import fetch_arrow
 from tactica.store.customer_table import load_schema
 from tactica.store.db import Store
@@ -133,11 +133,7 @@ def update_segment(
 def delete_segment(session: Session, name: str, *, actor: str) -> None:
     """Remove a segment, unless another segment's rule uses it."""
     seg = get_segment(session, name)
-    users = [
-        other.name
-        for other in list_segments(session)
-        if other.kind == DYNAMIC and other.rule and name in referenced_segments(session, other.rule)
-    ]
+    users = rules_using(session, "in_segment", name)
     if users:
         raise Conflict(f"segment {name!r} is used by {', '.join(users)}; change those first")
     before = segment_view(seg)

@@ -125,7 +125,7 @@ def test_loops_and_deleting_used_segments_are_refused(people: Store) -> None:
         segments.create_segment(s, "b", rule="in_segment('a') and age < 60", actor="t")
         with pytest.raises(InvalidInput, match="loop: a → b → a"):
             segments.update_segment(s, "a", rule="in_segment('b')", actor="t")
-        with pytest.raises(Conflict, match="used by b"):
+        with pytest.raises(Conflict, match="used by segment b"):
             segments.delete_segment(s, "a", actor="t")
         segments.delete_segment(s, "b", actor="t")
         segments.delete_segment(s, "a", actor="t")
@@ -176,3 +176,17 @@ def test_profile(people: Store) -> None:
     assert prof["numbers"]["balance"]["nulls"] == 1
     assert prof["consent"]["sms"] == {"customers": 3, "share": 0.5}
     assert prof["contact_points"]["msisdn"]["customers"] == 4
+
+
+def test_a_segment_an_offer_uses_cannot_be_deleted(people: Store) -> None:
+    from tactica.services import offers
+
+    with people.session() as s:
+        segments.create_segment(s, "young", rule="age < 30", actor="t")
+        offers.create_offer(
+            s,
+            offers.OfferInput(code="YTH", name="Youth", eligibility="in_segment('young')"),
+            actor="t",
+        )
+        with pytest.raises(Conflict, match="used by offer YTH"):
+            segments.delete_segment(s, "young", actor="t")
