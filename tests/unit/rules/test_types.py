@@ -317,7 +317,7 @@ def test_segment_rule_must_be_a_condition() -> None:
     with pytest.raises(RuleError) as info:
         compile_rule("  age + 1", FIELDS)
     p = info.value.problems[0]
-    assert p.message == "a segment rule must be a condition (bool), this is an int"
+    assert p.message == "this rule must be a condition (bool), this is an int"
     assert (p.line, p.col) == (1, 3)
     assert p.snippet == "  age + 1\n  ^"
 

@@ -56,7 +56,7 @@ class CheckedRule:
 
 def _expectation(expect: FieldType) -> str:
     if expect is FieldType.BOOL:
-        return "a segment rule must be a condition (bool)"
+        return "this rule must be a condition (bool)"
     if expect.is_numeric:
         return "a score must be a number"
     return f"this rule must be {describe_type(expect)}"
