@@ -19,7 +19,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so each group module stays independent of the others.
-    from tactica.cli import customers, db, lists, offers, segments, serve, users
+    from tactica.cli import as_code, customers, db, lists, offers, programs, segments, serve, users
     from tactica.cli.quickstart import quickstart
 
     app.add_typer(db.app, name="db")
@@ -27,7 +27,11 @@ def _register() -> None:
     app.add_typer(segments.app, name="segments")
     app.add_typer(offers.app, name="offers")
     app.add_typer(lists.app, name="lists")
+    app.add_typer(programs.app, name="programs")
+    app.add_typer(programs.policies_app, name="policies")
     app.add_typer(users.app, name="users")
+    app.command("apply")(as_code.apply)
+    app.command("export")(as_code.export)
     app.command("serve")(serve.serve)
     app.command("quickstart")(quickstart)
 

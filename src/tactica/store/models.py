@@ -255,3 +255,66 @@ class ImportJob(Base):
     rows_updated: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     detected: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ContactPolicyRow(Base):
+    """A named contact policy: its rules (as data) and how many contacts one run may make."""
+
+    __tablename__ = "contact_policies"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    per_run: Mapped[int] = mapped_column(Integer, default=1)
+    rules: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), server_default=_now(), onupdate=_now()
+    )
+
+
+class Program(Base):
+    """A marketing activity: the only thing that is executed. Holds campaigns."""
+
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    owner: Mapped[str] = mapped_column(String(100), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    schedule_kind: Mapped[str] = mapped_column(String(16), default="manual")
+    schedule_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    schedule_cron: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    policy: Mapped[str] = mapped_column(String(100), default="default")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), server_default=_now(), onupdate=_now()
+    )
+
+
+class Campaign(Base):
+    """One proposition inside a program: who, which offers, which channels, how much."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("program_id", "name", name="uq_campaign_program_name"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    program_id: Mapped[int] = mapped_column(IdType, ForeignKey("programs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16), default="outbound")
+    segment: Mapped[str | None] = mapped_column(String(100))
+    eligibility: Mapped[str | None] = mapped_column(Text)
+    offers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    channels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    template: Mapped[str | None] = mapped_column(String(200))
+    score: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    capacity: Mapped[int | None] = mapped_column(BigInteger)
+    control_share: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0"))
+    cost_per_contact: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal("0"))
+    budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))

@@ -1,0 +1,175 @@
+"""Marketing as code: offers, contact policies and programs kept in YAML files,
+reviewed in git, applied with ``tactica apply -f`` and written back with ``tactica export``.
+
+A file holds one or more documents (``---`` between them), each with a ``kind``::
+
+    kind: Offer
+    code: TD-12M
+    name: 12-month term deposit
+    value: 180
+    eligibility: "age >= 18"
+    ---
+    kind: ContactPolicy
+    name: default
+    rules: [...]
+    ---
+    kind: Program
+    name: spring-deposits
+    campaigns: [...]
+
+Applying is all or nothing: every document is checked, in the order offers,
+policies, programs (so a program may use an offer defined in the same file),
+in one transaction; any problem names the file, the document and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from tactica.errors import InvalidInput, NotFound, TacticaError
+from tactica.services import offers, policies, programs
+
+KINDS = ("Offer", "ContactPolicy", "Program")
+_OFFER_FIELDS = {f.name for f in fields(offers.OfferInput)}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying one document did."""
+
+    kind: str
+    name: str
+    result: str  # created, updated, unchanged
+
+
+def load_documents(path: Path) -> list[dict[str, Any]]:
+    """The documents of a YAML file; InvalidInput names the file and the line of a YAML error."""
+    if not path.is_file():
+        raise NotFound(f"no file {path}")
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f"line {mark.line + 1}, col {mark.column + 1}: " if mark is not None else ""
+        raise InvalidInput(
+            f"{at}not valid YAML ({getattr(e, 'problem', e)})", where=str(path)
+        ) from None
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"not UTF-8 text (byte {e.start})", where=str(path)) from None
+    for i, d in enumerate(docs):
+        if not isinstance(d, dict) or d.get("kind") not in KINDS:
+            raise InvalidInput(
+                f"document {i + 1}: needs 'kind: Offer', 'kind: ContactPolicy' or 'kind: Program'",
+                where=str(path),
+            )
+    return docs
+
+
+def _offer_input(raw: Mapping[str, Any], where: str) -> offers.OfferInput:
+    unknown = set(raw) - _OFFER_FIELDS
+    if unknown:
+        raise InvalidInput(
+            f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"an offer takes {', '.join(sorted(_OFFER_FIELDS))}",
+            where=where,
+        )
+    data: dict[str, Any] = dict(raw)
+    for key in ("price", "value", "margin", "discount_min", "discount_max"):
+        if key in data:
+            try:
+                data[key] = Decimal(str(data[key]))
+            except InvalidOperation:
+                raise InvalidInput(
+                    f"an amount, got {data[key]!r}", where=f"{where}.{key}"
+                ) from None
+    for key in ("valid_from", "valid_to"):
+        if isinstance(data.get(key), str):
+            try:
+                data[key] = date.fromisoformat(data[key])
+            except ValueError:
+                raise InvalidInput(
+                    f"a date like 2026-12-31, got {data[key]!r}", where=f"{where}.{key}"
+                ) from None
+    for key in ("code", "name"):
+        if not isinstance(data.get(key), str):
+            raise InvalidInput("text is required", where=f"{where}.{key}")
+    return offers.OfferInput(**data)
+
+
+def _apply_offer(session: Session, raw: Mapping[str, Any], where: str, actor: str) -> str:
+    data = _offer_input(raw, where)
+    try:
+        current = offers.get_offer(session, data.code)
+    except NotFound:
+        offers.create_offer(session, data, actor=actor)
+        return "created"
+    changes = {
+        k: getattr(data, k)
+        for k in _OFFER_FIELDS - {"code"}
+        if getattr(current, k) != getattr(data, k)
+    }
+    if not changes:
+        return "unchanged"
+    offers.update_offer(session, data.code, changes, actor=actor)
+    return "updated"
+
+
+def apply_documents(
+    session: Session, docs: list[dict[str, Any]], *, source: str, actor: str
+) -> list[Applied]:
+    """Apply documents in the caller's transaction (offers, then policies, then programs)."""
+    out: list[Applied] = []
+    order = sorted(range(len(docs)), key=lambda i: KINDS.index(docs[i]["kind"]))
+    for i in order:
+        raw = {k: v for k, v in docs[i].items() if k != "kind"}
+        kind = docs[i]["kind"]
+        where = f"{source}, document {i + 1} ({kind})"
+        try:
+            if kind == "Offer":
+                out.append(
+                    Applied(kind, str(raw.get("code")), _apply_offer(session, raw, where, actor))
+                )
+            elif kind == "ContactPolicy":
+                result = policies.apply_policy(session, raw, actor=actor, where="policy")
+                out.append(Applied(kind, str(raw.get("name")), result))
+            else:
+                result = programs.apply_program(session, raw, actor=actor, where="program")
+                out.append(Applied(kind, str(raw.get("name")), result))
+        except InvalidInput as e:
+            # The service names the field; the file and the document go in front of it.
+            raise InvalidInput(e.detail, where=where) from None
+        except TacticaError as e:
+            raise type(e)(f"{where}: {e.detail}") from None
+    return out
+
+
+def apply_file(session: Session, path: Path, *, actor: str) -> list[Applied]:
+    """Apply every document of a YAML file, all or nothing (the caller commits)."""
+    return apply_documents(session, load_documents(path), source=str(path), actor=actor)
+
+
+def export_documents(session: Session) -> str:
+    """Every offer, policy and program as one multi-document YAML text."""
+    docs: list[dict[str, Any]] = []
+    for o in offers.list_offers(session):
+        view = offers.offer_view(o)
+        view.pop("id", None)
+        clean = {
+            k: (str(v) if isinstance(v, Decimal) else v.isoformat() if isinstance(v, date) else v)
+            for k, v in view.items()
+            if v is not None
+        }
+        docs.append({"kind": "Offer", **clean})
+    for pol in policies.list_policies(session):
+        docs.append({"kind": "ContactPolicy", **pol})
+    for p in programs.list_programs(session):
+        docs.append({"kind": "Program", **programs.program_data(session, p)})
+    return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
