@@ -108,8 +108,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
 
-    from tactica.api.routes import auth, customers, lists, offers, segments
+    from tactica.api.routes import auth, customers, lists, offers, programs, segments
 
-    for module in (auth, customers, segments, offers, lists):
+    for module in (auth, customers, segments, offers, lists, programs):
         app.include_router(module.router)
     return app

@@ -29,11 +29,14 @@ class Permission(StrEnum):
     OFFERS_WRITE = "offers:write"
     LISTS_READ = "lists:read"
     LISTS_WRITE = "lists:write"
+    PROGRAMS_READ = "programs:read"
+    PROGRAMS_WRITE = "programs:write"
     USERS_ADMIN = "users:admin"
     AUDIT_READ = "audit:read"
 
 
 _READ_ALL = {
+    Permission.PROGRAMS_READ,
     Permission.CUSTOMERS_READ,
     Permission.SEGMENTS_READ,
     Permission.OFFERS_READ,
@@ -49,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SEGMENTS_WRITE,
             Permission.OFFERS_WRITE,
             Permission.LISTS_WRITE,
+            Permission.PROGRAMS_WRITE,
         }
     ),
     # Analysts read everything marketing holds, including who changed what.

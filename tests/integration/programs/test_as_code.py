@@ -165,3 +165,53 @@ def test_cli_apply_export_status(tactica: Tactica, tmp_path: Path) -> None:
     assert tactica("export", "-o", str(out)).code == 0
     assert "name: spring-deposits" in out.read_text()
     assert "gentle" in tactica("policies", "list").out
+
+
+def test_programs_over_the_api(ready: Store) -> None:
+    from fastapi.testclient import TestClient
+
+    from tactica.api.app import create_app
+    from tactica.config import Settings
+    from tactica.services import users
+
+    with ready.session() as s:
+        u = users.create_user(s, "ana", "long-enough-pw", "marketer", actor="t")
+        token, _ = users.create_token(s, u, actor="t")
+        a = users.create_user(s, "al", "long-enough-pw", "analyst", actor="t")
+        atoken, _ = users.create_token(s, a, actor="t")
+        offers.create_offer(s, offers.OfferInput(code="TD-12M", name="Deposit"), actor="t")
+        s.commit()
+    h = {"Authorization": f"Bearer {token}"}
+    doc = {
+        "name": "p1",
+        "owner": "ana",
+        "policy": "default",
+        "campaigns": [
+            {
+                "name": "c1",
+                "segment": "young",
+                "offers": ["TD-12M"],
+                "channels": ["sms"],
+                "capacity": 10,
+            }
+        ],
+    }
+    with TestClient(create_app(Settings(secret_key="x"), ready)) as client:
+        r = client.put("/programs", json=doc, headers=h)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"name": "p1", "result": "created"}
+        bad = client.put(
+            "/programs",
+            json={**doc, "campaigns": [{"name": "c1", "offers": ["X"], "channels": ["fax"]}]},
+            headers=h,
+        )
+        assert bad.status_code == 422
+        assert "campaigns[0] 'c1'.offers[0]: unknown offer 'X'" in bad.json()["detail"]
+        moved = client.post("/programs/p1/status", json={"status": "running"}, headers=h)
+        assert moved.json()["status"] == "running"
+        assert moved.json()["can_become"] == ["paused", "completed", "cancelled"]
+        again = client.post("/programs/p1/status", json={"status": "draft"}, headers=h)
+        assert again.status_code == 409
+        ah = {"Authorization": f"Bearer {atoken}"}
+        assert client.get("/programs", headers=ah).json()[0]["name"] == "p1"
+        assert client.put("/programs", json=doc, headers=ah).status_code == 403
