@@ -1,0 +1,1 @@
+"""The batch decision engine: campaigns, exclusions, control groups, policy and capacity in SQL."""

@@ -1,0 +1,152 @@
+"""What a batch run decides over: campaigns and offers as plans, the inputs, and the output."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import pyarrow as pa
+
+from tactica.domain.policy import ContactPolicy
+from tactica.domain.schema import FieldType
+
+#: Buckets of the control-group hash: a customer is held out of a campaign iff
+#: ``control_bucket(id, campaign) < control_share × BUCKETS``.
+BUCKETS = 10_000
+
+
+def control_bucket(customer_id: str, campaign: str) -> int:
+    """The customer's control-group bucket for ``campaign``, in ``0 .. BUCKETS - 1``.
+
+    The first 8 hex digits of ``md5(customer_id + ':' + campaign)`` as an integer, modulo
+    ``BUCKETS``. The engine computes exactly this in SQL, so a hold-out can be re-derived
+    (and audited) anywhere from the id and the campaign name alone.
+    """
+    digest = hashlib.md5(f"{customer_id}:{campaign}".encode(), usedforsecurity=False)
+    return int(digest.hexdigest()[:8], 16) % BUCKETS
+
+
+def is_held_out(customer_id: str, campaign: str, control_share: float) -> bool:
+    """True when the customer is in ``campaign``'s control group."""
+    return control_bucket(customer_id, campaign) < control_share * BUCKETS
+
+
+@dataclass(frozen=True)
+class OfferPlan:
+    """An offer a campaign can make: its code, value, and who may get it (None = anyone)."""
+
+    code: str
+    value: Decimal = Decimal("0")
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """One campaign as the engine sees it.
+
+    ``rule`` is the whole condition (segment ∧ eligibility, combined by the caller), None
+    for everyone. Every offer × channel is one candidate per matching customer. ``score``
+    is a number rule (null or None → 0); ``capacity`` caps the contacts (None = no cap);
+    ``control_share`` of the candidates (0..1) is held out as the control group.
+    """
+
+    name: str
+    offers: tuple[OfferPlan, ...]
+    channels: tuple[str, ...]
+    kind: str = "outbound"
+    rule: str | None = None
+    score: str | None = None
+    priority: int = 0
+    capacity: int | None = None
+    control_share: float = 0.0
+    cost_per_contact: Decimal = Decimal("0")
+
+    def __post_init__(self) -> None:
+        if not self.offers or not self.channels:
+            raise ValueError(f"campaign {self.name!r}: needs at least one offer and one channel")
+        if not 0.0 <= self.control_share <= 1.0:
+            raise ValueError(f"campaign {self.name!r}: control_share must be within 0..1")
+        if self.capacity is not None and self.capacity < 0:
+            raise ValueError(f"campaign {self.name!r}: capacity must not be negative")
+
+
+@dataclass(frozen=True)
+class BatchInputs:
+    """Everything one batch decision reads (Arrow tables in, nothing read from a store).
+
+    ``customers`` has ``id`` and every field the rules read, the contact-point and consent
+    columns and, when given, ``timezone_column``. ``ledger`` has customer_id, at
+    (timestamp, UTC), channel, campaign, campaign_kind, offer, status. ``exclusions`` has
+    customer_id, channel ('all' or one channel) and reason; ``vip`` has customer_id.
+    ``channel_points`` / ``channel_consents`` map each channel to its column; every
+    channel a campaign uses must be in both.
+    """
+
+    customers: pa.Table
+    fields: Mapping[str, FieldType]
+    campaigns: Sequence[CampaignPlan]
+    ledger: pa.Table
+    exclusions: pa.Table
+    vip: pa.Table
+    policy: ContactPolicy
+    now: datetime
+    channel_points: Mapping[str, str]
+    channel_consents: Mapping[str, str]
+    timezone_column: str | None = None
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """How one campaign's candidates thinned out, counted in customers.
+
+    ``candidates = sum(excluded) + held_out + (candidates kept after exclusion and control
+    that the policy stopped) + ...``: every later count is a subset of the one before;
+    ``after_capacity`` is the number of contacts and ``cost`` their total cost.
+    """
+
+    campaign: str
+    candidates: int
+    excluded: Mapping[str, int] = field(default_factory=dict)
+    held_out: int = 0
+    after_policy: int = 0
+    after_arbitration: int = 0
+    after_capacity: int = 0
+    cost: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class BatchDecision:
+    """The result of a batch decision.
+
+    ``contacts``: customer_id, campaign, campaign_kind, offer, channel, score, cost, rank
+    (1 = the customer's best contact in this run). ``held_out``: customer_id, campaign,
+    offer, channel, score (the best candidate the control group kept back).
+    ``suppressed``: customer_id, campaign, stage (exclusion / policy / arbitration /
+    capacity), reason. ``funnel``: one row per campaign, in the order given.
+    """
+
+    contacts: pa.Table
+    held_out: pa.Table
+    suppressed: pa.Table
+    funnel: list[FunnelRow]
+
+
+#: Arrow schemas of the side tables (customer ids as text, as the customer table has them).
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),
+        ("channel", pa.string()),
+        ("campaign", pa.string()),
+        ("campaign_kind", pa.string()),
+        ("offer", pa.string()),
+        ("status", pa.string()),
+    ]
+)
+EXCLUSIONS_SCHEMA = pa.schema(
+    [("customer_id", pa.string()), ("channel", pa.string()), ("reason", pa.string())]
+)
+VIP_SCHEMA = pa.schema([("customer_id", pa.string())])

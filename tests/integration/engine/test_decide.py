@@ -1,0 +1,516 @@
+"""decide_batch against hand-made cases for each step, and against the domain's decide()."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tactica.domain.policy import (
+    Calendar,
+    Candidate,
+    ContactPolicy,
+    ContactStatus,
+    FrequencyCap,
+    LedgerEntry,
+    MinGap,
+    NoRepeatOffer,
+    Scope,
+    decide,
+)
+from tactica.domain.rules import PyContext, compile_rule
+from tactica.domain.schema import FieldType
+from tactica.engine.decide import decide_batch
+from tactica.engine.plan import (
+    EXCLUSIONS_SCHEMA,
+    LEDGER_SCHEMA,
+    VIP_SCHEMA,
+    BatchDecision,
+    BatchInputs,
+    CampaignPlan,
+    OfferPlan,
+    control_bucket,
+    is_held_out,
+)
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+FIELDS = {
+    "id": FieldType.TEXT,
+    "x": FieldType.INT,
+    "msisdn": FieldType.TEXT,
+    "email": FieldType.TEXT,
+    "sms_ok": FieldType.BOOL,
+    "email_ok": FieldType.BOOL,
+    "tz": FieldType.TEXT,
+}
+CUSTOMER_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("x", pa.int64()),
+        ("msisdn", pa.string()),
+        ("email", pa.string()),
+        ("sms_ok", pa.bool_()),
+        ("email_ok", pa.bool_()),
+        ("tz", pa.string()),
+    ]
+)
+
+
+def customer(cid: str, x: int | None = 1, **kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": cid,
+        "x": x,
+        "msisdn": "+351900000000",
+        "email": f"{cid}@example.com",
+        "sms_ok": True,
+        "email_ok": True,
+        "tz": None,
+    }
+    row.update(kw)
+    return row
+
+
+def inputs(
+    customers: Sequence[dict[str, Any]],
+    campaigns: Sequence[CampaignPlan],
+    *,
+    ledger: Sequence[dict[str, Any]] = (),
+    exclusions: Sequence[dict[str, Any]] = (),
+    vip: Sequence[str] = (),
+    policy: ContactPolicy = ContactPolicy(),
+) -> BatchInputs:
+    return BatchInputs(
+        customers=pa.Table.from_pylist(list(customers), schema=CUSTOMER_SCHEMA),
+        fields=FIELDS,
+        campaigns=campaigns,
+        ledger=pa.Table.from_pylist(list(ledger), schema=LEDGER_SCHEMA),
+        exclusions=pa.Table.from_pylist(list(exclusions), schema=EXCLUSIONS_SCHEMA),
+        vip=pa.Table.from_pylist([{"customer_id": v} for v in vip], schema=VIP_SCHEMA),
+        policy=policy,
+        now=NOW,
+        channel_points={"sms": "msisdn", "email": "email"},
+        channel_consents={"sms": "sms_ok", "email": "email_ok"},
+        timezone_column="tz",
+    )
+
+
+def camp(name: str, **kw: Any) -> CampaignPlan:
+    base: dict[str, Any] = {"offers": (OfferPlan("O1", Decimal("10")),), "channels": ("sms",)}
+    base.update(kw)
+    return CampaignPlan(name=name, **base)
+
+
+def contacts_of(d: BatchDecision) -> set[tuple[str, str, str, str]]:
+    return {
+        (r["customer_id"], r["campaign"], r["offer"], r["channel"]) for r in d.contacts.to_pylist()
+    }
+
+
+def suppressed_of(d: BatchDecision) -> dict[tuple[str, str], tuple[str, str]]:
+    return {
+        (r["customer_id"], r["campaign"]): (r["stage"], r["reason"])
+        for r in d.suppressed.to_pylist()
+    }
+
+
+# -- exclusions ---------------------------------------------------------------------------
+
+
+def test_exclusion_reasons_list_then_contact_point_then_consent() -> None:
+    d = decide_batch(
+        inputs(
+            [
+                customer("a"),
+                customer("b"),
+                customer("c", msisdn=None),
+                customer("d", msisdn="  "),
+                customer("e", sms_ok=False),
+                customer("f", sms_ok=None),
+                customer("g", msisdn=None),
+                customer("h"),
+            ],
+            [camp("k")],
+            exclusions=[
+                {"customer_id": "b", "channel": "all", "reason": "opt_out"},
+                {"customer_id": "g", "channel": "sms", "reason": "blacklist"},
+                {"customer_id": "h", "channel": "email", "reason": "dnd"},
+            ],
+        )
+    )
+    assert contacts_of(d) == {("a", "k", "O1", "sms"), ("h", "k", "O1", "sms")}
+    assert suppressed_of(d) == {
+        ("b", "k"): ("exclusion", "opt_out"),
+        ("c", "k"): ("exclusion", "no msisdn"),
+        ("d", "k"): ("exclusion", "no msisdn"),
+        ("e", "k"): ("exclusion", "no consent for sms"),
+        ("f", "k"): ("exclusion", "no consent for sms"),
+        ("g", "k"): ("exclusion", "blacklist"),
+    }
+    (row,) = d.funnel
+    assert row.candidates == 8
+    assert row.excluded == {
+        "opt_out": 1,
+        "no msisdn": 2,
+        "no consent for sms": 2,
+        "blacklist": 1,
+    }
+    assert row.after_capacity == 2
+
+
+def test_a_channel_excluded_lets_the_other_channel_through() -> None:
+    d = decide_batch(
+        inputs(
+            [customer("a", sms_ok=False)],
+            [camp("k", channels=("sms", "email"))],
+        )
+    )
+    assert contacts_of(d) == {("a", "k", "O1", "email")}
+    assert d.suppressed.num_rows == 0
+
+
+def test_rules_and_offer_eligibility_select_candidates_and_the_score_ranks_offers() -> None:
+    offers = (
+        OfferPlan("small", Decimal("10")),
+        OfferPlan("big", Decimal("100"), rule="x >= 5"),
+    )
+    d = decide_batch(
+        inputs(
+            [customer("a", x=1), customer("b", x=7), customer("c", x=None)],
+            [camp("k", rule="x > 0", offers=offers, score="x * 0.5")],
+        )
+    )
+    assert contacts_of(d) == {("a", "k", "small", "sms"), ("b", "k", "big", "sms")}
+    scores = {r["customer_id"]: r["score"] for r in d.contacts.to_pylist()}
+    assert scores == {"a": 0.5, "b": 3.5}
+
+
+# -- control group ------------------------------------------------------------------------
+
+
+def test_control_group_is_deterministic_and_about_its_share() -> None:
+    n = 10_000
+    custs = [customer(f"c{i}") for i in range(n)]
+    run = inputs(custs, [camp("k", control_share=0.1), camp("m", control_share=0.0, priority=1)])
+    d1, d2 = decide_batch(run), decide_batch(run)
+    held = {(r["customer_id"], r["campaign"]) for r in d1.held_out.to_pylist()}
+    assert held == {(r["customer_id"], r["campaign"]) for r in d2.held_out.to_pylist()}
+    # The SQL hash is the Python one.
+    assert held == {(f"c{i}", "k") for i in range(n) if is_held_out(f"c{i}", "k", 0.1)}
+    assert abs(len(held) - 0.1 * n) < 0.015 * n
+    (row_k, row_m) = d1.funnel
+    assert row_k.held_out == len(held) and row_m.held_out == 0
+
+
+def test_held_out_of_one_campaign_can_still_get_another() -> None:
+    cid = next(f"c{i}" for i in range(1000) if control_bucket(f"c{i}", "k") < 5000)
+    d = decide_batch(inputs([customer(cid)], [camp("k", control_share=0.5, priority=2), camp("m")]))
+    assert contacts_of(d) == {(cid, "m", "O1", "sms")}
+    assert d.held_out.to_pylist() == [
+        {"customer_id": cid, "campaign": "k", "offer": "O1", "channel": "sms", "score": 0.0}
+    ]
+
+
+# -- policy, arbitration, capacity --------------------------------------------------------
+
+
+def test_policy_blocks_with_the_rule_name_and_lets_the_next_best_through() -> None:
+    policy = ContactPolicy(
+        rules=(
+            FrequencyCap("sms-30d", 1, days=30, scope=Scope(channel="sms")),
+            NoRepeatOffer("no-repeat", 14),
+        )
+    )
+    ledger = [
+        {
+            "customer_id": "a",
+            "at": NOW - timedelta(days=3),
+            "channel": "sms",
+            "campaign": "old",
+            "campaign_kind": "outbound",
+            "offer": "X",
+            "status": "sent",
+        }
+    ]
+    d = decide_batch(
+        inputs(
+            [customer("a"), customer("b")],
+            [camp("k", priority=2), camp("m", channels=("email",))],
+            ledger=ledger,
+            policy=policy,
+        )
+    )
+    assert contacts_of(d) == {("a", "m", "O1", "email"), ("b", "k", "O1", "sms")}
+    assert suppressed_of(d) == {
+        ("a", "k"): ("policy", "sms-30d"),
+        ("b", "m"): ("arbitration", "1 per run already chosen"),
+    }
+    row_k, row_m = d.funnel
+    assert (row_k.candidates, row_k.after_policy, row_k.after_arbitration) == (2, 1, 1)
+    assert (row_m.candidates, row_m.after_policy, row_m.after_arbitration) == (2, 2, 1)
+
+
+def test_capacity_keeps_the_best_then_lowest_customer_id() -> None:
+    custs = [customer(f"c{i}", x=i % 3) for i in range(6)]
+    d = decide_batch(
+        inputs(
+            custs,
+            [camp("k", score="x", capacity=3, cost_per_contact=Decimal("0.05"))],
+        )
+    )
+    # x = 2 for c2, c5; then x = 1 for c1, c4: c1 wins the tie on the id.
+    assert {c[0] for c in contacts_of(d)} == {"c2", "c5", "c1"}
+    assert {k for k, v in suppressed_of(d).items() if v == ("capacity", "capacity 3")} == {
+        ("c0", "k"),
+        ("c3", "k"),
+        ("c4", "k"),
+    }
+    (row,) = d.funnel
+    assert (row.candidates, row.after_arbitration, row.after_capacity) == (6, 6, 3)
+    assert row.cost == Decimal("0.15")
+
+
+def test_funnel_counts_add_up() -> None:
+    custs = [customer(f"c{i}", x=i % 5, sms_ok=i % 7 != 0) for i in range(300)]
+    policy = ContactPolicy(rules=(FrequencyCap("cap", 1, days=30),), per_run=2)
+    ledger = [
+        {
+            "customer_id": f"c{i}",
+            "at": NOW - timedelta(days=1),
+            "channel": "sms",
+            "campaign": "old",
+            "campaign_kind": "outbound",
+            "offer": "X",
+            "status": "delivered",
+        }
+        for i in range(0, 300, 4)
+    ]
+    campaigns = [
+        camp("k", rule="x >= 1", control_share=0.2, capacity=50),
+        camp("m", channels=("sms", "email"), priority=1),
+        camp("n", rule="x < 3", score="x"),
+    ]
+    d = decide_batch(inputs(custs, campaigns, ledger=ledger, policy=policy))
+    sup = suppressed_of(d)
+    for row in d.funnel:
+        stages = [s for (c, k), (s, _) in sup.items() if k == row.campaign]
+        assert sum(row.excluded.values()) == stages.count("exclusion")
+        assert row.after_policy == (
+            row.candidates - sum(row.excluded.values()) - row.held_out - stages.count("policy")
+        )
+        assert row.after_arbitration == row.after_policy - stages.count("arbitration")
+        assert row.after_capacity == row.after_arbitration - stages.count("capacity")
+        assert row.after_capacity == sum(
+            1 for r in d.contacts.to_pylist() if r["campaign"] == row.campaign
+        )
+    per_customer: dict[str, int] = {}
+    for r in d.contacts.to_pylist():
+        per_customer[r["customer_id"]] = per_customer.get(r["customer_id"], 0) + 1
+    assert max(per_customer.values()) <= 1  # the cap of 1 in 30 days binds before per_run
+
+
+def test_unmapped_channel_is_refused() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="push"):
+        decide_batch(inputs([customer("a")], [camp("k", channels=("push",))]))
+
+
+# -- the engine is the domain, customer by customer ---------------------------------------
+
+CHANNELS = ["sms", "email"]
+KINDS = ["outbound", "triggered"]
+OFFER_CODES = ["A", "B", "C"]
+ZONES = [None, "Europe/Lisbon", "America/New_York", "Asia/Shanghai", "Not/AZone"]
+
+scopes = st.builds(
+    Scope, channel=st.sampled_from([None, *CHANNELS]), campaign_kind=st.sampled_from([None, *KINDS])
+)
+rules = st.one_of(
+    st.builds(
+        FrequencyCap,
+        name=st.just("cap"),
+        max_contacts=st.integers(0, 3),
+        days=st.integers(1, 60),
+        scope=scopes,
+    ),
+    st.builds(
+        FrequencyCap,
+        name=st.just("cal"),
+        max_contacts=st.integers(0, 3),
+        calendar=st.sampled_from(list(Calendar)),
+        scope=scopes,
+    ),
+    st.builds(MinGap, name=st.just("gap"), hours=st.sampled_from([0, 1, 24, 72]), scope=scopes),
+    st.builds(NoRepeatOffer, name=st.just("rep"), days=st.integers(1, 30)),
+)
+policies = st.builds(
+    ContactPolicy, rules=st.lists(rules, max_size=4).map(tuple), per_run=st.integers(1, 3)
+)
+offer_plans = st.builds(
+    OfferPlan,
+    code=st.sampled_from(OFFER_CODES),
+    value=st.sampled_from([Decimal("0"), Decimal("10"), Decimal("25.5")]),
+    rule=st.sampled_from([None, "x >= 2", "x < 4"]),
+)
+
+
+@st.composite
+def campaign_plans(draw: st.DrawFn, name: str) -> CampaignPlan:
+    return CampaignPlan(
+        name=name,
+        kind=draw(st.sampled_from(KINDS)),
+        rule=draw(st.sampled_from([None, "x > 0", "x is null or x != 3"])),
+        offers=tuple(
+            draw(st.lists(offer_plans, min_size=1, max_size=2, unique_by=lambda o: o.code))
+        ),
+        channels=tuple(
+            draw(st.lists(st.sampled_from(CHANNELS), min_size=1, max_size=2, unique=True))
+        ),
+        score=draw(st.sampled_from([None, "x * 0.5", "1.0 - x"])),
+        priority=draw(st.integers(0, 2)),
+        control_share=draw(st.sampled_from([0.0, 0.3])),
+    )
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> BatchInputs:
+    n = draw(st.integers(1, 20))
+    custs = [
+        customer(
+            f"u{i}",
+            x=draw(st.sampled_from([None, 0, 1, 2, 3, 5])),
+            msisdn=draw(st.sampled_from([None, "+1"])),
+            sms_ok=draw(st.sampled_from([None, True, True, False])),
+            email_ok=draw(st.sampled_from([True, False])),
+            tz=draw(st.sampled_from(ZONES)),
+        )
+        for i in range(n)
+    ]
+    ids = [c["id"] for c in custs]
+    k = draw(st.integers(1, 4))
+    campaigns = [draw(campaign_plans(f"c{j}")) for j in range(k)]
+    ledger = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "customer_id": st.sampled_from(ids),
+                    "at": st.integers(-60 * 24, 48).map(lambda h: NOW + timedelta(hours=h)),
+                    "channel": st.sampled_from(CHANNELS),
+                    "campaign": st.sampled_from(["p", "q"]),
+                    "campaign_kind": st.sampled_from(KINDS),
+                    "offer": st.sampled_from(OFFER_CODES),
+                    "status": st.sampled_from([s.value for s in ContactStatus]),
+                }
+            ),
+            max_size=40,
+        )
+    )
+    exclusions = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "customer_id": st.sampled_from(ids),
+                    "channel": st.sampled_from(["all", *CHANNELS]),
+                    "reason": st.sampled_from(["opt_out", "dnd"]),
+                }
+            ),
+            max_size=4,
+        )
+    )
+    vip = draw(st.lists(st.sampled_from(ids), max_size=3))
+    return inputs(
+        custs, campaigns, ledger=ledger, exclusions=exclusions, vip=vip, policy=draw(policies)
+    )
+
+
+def _domain_contacts(run: BatchInputs) -> dict[str, set[tuple[str, str, str]]]:
+    """What tactica.domain.policy.decide selects, customer by customer."""
+    ctx = PyContext(as_of=NOW.date())
+    excluded = {(e["customer_id"], e["channel"]) for e in run.exclusions.to_pylist()}
+    vip = {v["customer_id"] for v in run.vip.to_pylist()}
+    ledger = run.ledger.to_pylist()
+    out: dict[str, set[tuple[str, str, str]]] = {}
+    for c in run.customers.to_pylist():
+        cands: list[Candidate] = []
+        for p in run.campaigns:
+            if p.rule and not compile_rule(p.rule, FIELDS).predicate(ctx)(c):
+                continue
+            if is_held_out(c["id"], p.name, p.control_share):
+                continue
+            score = (
+                compile_rule(p.score, FIELDS, expect=FieldType.FLOAT).evaluator(ctx)(c)
+                if p.score
+                else 0
+            )
+            for o in p.offers:
+                if o.rule and not compile_rule(o.rule, FIELDS).predicate(ctx)(c):
+                    continue
+                for ch in p.channels:
+                    point, ok = ("msisdn", "sms_ok") if ch == "sms" else ("email", "email_ok")
+                    if (c["id"], ch) in excluded or (c["id"], "all") in excluded:
+                        continue
+                    if not (c[point] or "").strip() or c[ok] is not True:
+                        continue
+                    cands.append(
+                        Candidate(
+                            p.name, p.kind, o.code, ch, p.priority, float(score or 0), o.value
+                        )
+                    )
+        book = [
+            LedgerEntry(
+                e["at"],
+                e["channel"],
+                e["campaign"],
+                e["campaign_kind"],
+                e["offer"],
+                ContactStatus(e["status"]),
+            )
+            for e in ledger
+            if e["customer_id"] == c["id"]
+        ]
+        outcomes = decide(cands, book, run.policy, NOW, vip=c["id"] in vip, timezone=c["tz"])
+        chosen = {
+            (o.candidate.campaign, o.candidate.offer, o.candidate.channel)
+            for o in outcomes
+            if o.selected
+        }
+        if chosen:
+            out[c["id"]] = chosen
+    return out
+
+
+@settings(max_examples=150)
+@given(scenarios())
+def test_engine_equals_the_domain_customer_by_customer(run: BatchInputs) -> None:
+    got: dict[str, set[tuple[str, str, str]]] = {}
+    for cid, campaign, offer, channel in contacts_of(decide_batch(run)):
+        got.setdefault(cid, set()).add((campaign, offer, channel))
+    assert got == _domain_contacts(run)
+
+
+def test_scheduled_contacts_and_calendar_days_in_the_customers_timezone() -> None:
+    # 03:30 UTC on the 23rd is the 22nd in New York: not "today" there at noon UTC.
+    entry = {
+        "customer_id": "ny",
+        "at": datetime(2026, 11, 23, 3, 30, tzinfo=UTC),
+        "channel": "sms",
+        "campaign": "old",
+        "campaign_kind": "outbound",
+        "offer": "X",
+        "status": "sent",
+    }
+    policy = ContactPolicy(rules=(FrequencyCap("daily", 1, calendar=Calendar.DAY),))
+    custs = [customer("ny", tz="America/New_York"), customer("utc")]
+    ledger = [entry, {**entry, "customer_id": "utc"}]
+    d = decide_batch(inputs(custs, [camp("k")], ledger=ledger, policy=policy))
+    assert contacts_of(d) == {("ny", "k", "O1", "sms")}
+    assert suppressed_of(d) == {("utc", "k"): ("policy", "daily")}
+    later = inputs(
+        custs, [camp("k")], ledger=[{**entry, "at": NOW + timedelta(days=3)}], policy=policy
+    )
+    assert contacts_of(decide_batch(later)) == {("utc", "k", "O1", "sms")}
