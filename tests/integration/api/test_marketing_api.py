@@ -123,7 +123,8 @@ def test_import_upload_with_mapping_and_rejects(api: Api) -> None:
     )
     assert r.status_code == 422, r.text
     assert r.json()["error"] == "import_rejected"
-    assert "crm.csv, row 3, column 'age': value 'forty'" in r.json()["detail"]
+    assert "\ncrm.csv, row 3, column 'age': value 'forty'" in r.json()["detail"]
+    assert r.json()["problems"][0]["file"] == "crm.csv"  # not the server's scratch path
     assert api.client.get("/customers", headers=h).json()["total"] == 0
     r = api.client.post(
         "/customers/import",
@@ -175,3 +176,14 @@ def test_errors_quoting_odd_unicode_still_answer_json(api: Api) -> None:
     )
     assert r.status_code == 422
     assert "\\ud800" in r.json()["detail"]
+
+
+def test_upload_errors_name_the_uploaded_file(api: Api) -> None:
+    r = api.client.post(
+        "/customers/import",
+        files={"file": ("empty.csv", b"id,age\n", "text/csv")},
+        headers=api.as_("marketer"),
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"] == "empty.csv: the file has a header but no data rows"
+    assert r.json()["where"] == "empty.csv"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, Field
 from tactica.api.deps import SessionDep, StoreDep, actor_of, require
 from tactica.domain.access import Permission
 from tactica.domain.schema import FieldDef, FieldKind, FieldType
-from tactica.errors import InvalidInput
+from tactica.errors import ImportRejected, InvalidInput
 from tactica.services import customers, lists
 from tactica.services.importing import import_customers
 from tactica.services.users import Principal
@@ -149,18 +150,27 @@ def import_file(
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out)
         rejects = Path(tmp) / "rejects.csv" if keep_rejects else None
-        report = import_customers(
-            store,
-            path,
-            mapping=parsed,
-            id_column=id_column,
-            id_prefix=id_prefix,
-            separator=separator,
-            encoding=encoding,
-            dry_run=dry_run,
-            rejects_path=rejects,
-            actor=actor_of(p),
-        )
+        try:
+            report = import_customers(
+                store,
+                path,
+                mapping=parsed,
+                id_column=id_column,
+                id_prefix=id_prefix,
+                separator=separator,
+                encoding=encoding,
+                dry_run=dry_run,
+                rejects_path=rejects,
+                actor=actor_of(p),
+            )
+        except ImportRejected as e:
+            # The upload sits in a scratch folder; people know the file by its own name.
+            problems = [replace(pr, file=path.name) for pr in e.problems]
+            raise ImportRejected(problems, e.total_bad_rows) from None
+        except InvalidInput as e:
+            err = InvalidInput(e.detail.replace(str(path), path.name))
+            err.where = e.where.replace(str(path), path.name) if e.where else None
+            raise err from None
         out_dict = report.to_dict()
         out_dict["file"] = path.name
         out_dict.pop("rejects_path", None)
