@@ -18,7 +18,6 @@ from tactica.domain.policy import (
     ContactStatus,
     FrequencyCap,
     LedgerEntry,
-    MinGap,
     NoRepeatOffer,
     Scope,
     decide,
@@ -37,6 +36,8 @@ from tactica.engine.plan import (
     control_bucket,
     is_held_out,
 )
+from tests.policy_strategies import CHANNELS, KINDS
+from tests.policy_strategies import policies as policies_strategy
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FIELDS = {
@@ -322,35 +323,9 @@ def test_unmapped_channel_is_refused() -> None:
 
 # -- the engine is the domain, customer by customer ---------------------------------------
 
-CHANNELS = ["sms", "email"]
-KINDS = ["outbound", "triggered"]
 OFFER_CODES = ["A", "B", "C"]
 ZONES = [None, "Europe/Lisbon", "America/New_York", "Asia/Shanghai", "Not/AZone"]
-
-scopes = st.builds(
-    Scope, channel=st.sampled_from([None, *CHANNELS]), campaign_kind=st.sampled_from([None, *KINDS])
-)
-rules = st.one_of(
-    st.builds(
-        FrequencyCap,
-        name=st.just("cap"),
-        max_contacts=st.integers(0, 3),
-        days=st.integers(1, 60),
-        scope=scopes,
-    ),
-    st.builds(
-        FrequencyCap,
-        name=st.just("cal"),
-        max_contacts=st.integers(0, 3),
-        calendar=st.sampled_from(list(Calendar)),
-        scope=scopes,
-    ),
-    st.builds(MinGap, name=st.just("gap"), hours=st.sampled_from([0, 1, 24, 72]), scope=scopes),
-    st.builds(NoRepeatOffer, name=st.just("rep"), days=st.integers(1, 30)),
-)
-policies = st.builds(
-    ContactPolicy, rules=st.lists(rules, max_size=4).map(tuple), per_run=st.integers(1, 3)
-)
+policies = policies_strategy(3)
 offer_plans = st.builds(
     OfferPlan,
     code=st.sampled_from(OFFER_CODES),

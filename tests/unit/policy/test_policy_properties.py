@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tactica.domain.policy import (
-    Calendar,
     Candidate,
     ContactPolicy,
     ContactStatus,
@@ -18,43 +17,15 @@ from tactica.domain.policy import (
     LedgerEntry,
     MinGap,
     NoRepeatOffer,
-    Scope,
     decide,
     in_window,
 )
+from tests.policy_strategies import CHANNELS, KINDS
+from tests.policy_strategies import policies as policies_strategy
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-CHANNELS = ["sms", "email"]
-KINDS = ["outbound", "triggered"]
 OFFERS = ["A", "B", "C"]
-
-scopes = st.builds(
-    Scope, channel=st.sampled_from([None, *CHANNELS]), campaign_kind=st.sampled_from([None, *KINDS])
-)
-caps = st.one_of(
-    st.builds(
-        FrequencyCap,
-        name=st.just("cap"),
-        max_contacts=st.integers(0, 4),
-        days=st.integers(1, 60),
-        scope=scopes,
-    ),
-    st.builds(
-        FrequencyCap,
-        name=st.just("cal"),
-        max_contacts=st.integers(0, 4),
-        calendar=st.sampled_from(list(Calendar)),
-        scope=scopes,
-    ),
-)
-rules = st.one_of(
-    caps,
-    st.builds(MinGap, name=st.just("gap"), hours=st.sampled_from([0, 1, 24, 72]), scope=scopes),
-    st.builds(NoRepeatOffer, name=st.just("rep"), days=st.integers(1, 30)),
-)
-policies = st.builds(
-    ContactPolicy, rules=st.lists(rules, max_size=4).map(tuple), per_run=st.integers(1, 3)
-)
+policies = policies_strategy(4)
 ledgers = st.lists(
     st.builds(
         LedgerEntry,
