@@ -36,9 +36,10 @@ from tactica.domain.policy import (
     NoRepeatOffer,
     Scope,
 )
-from tactica.domain.rules import SqlContext, compile_rule
+from tactica.domain.rules import compile_rule
 from tactica.domain.schema import FieldType
 
+from .membership import MEMBERS_SCHEMA, MEMBERS_TABLE, rule_context
 from .plan import BUCKETS, BatchDecision, BatchInputs, CampaignPlan, FunnelRow
 
 _US_PER_DAY = 86_400 * 1_000_000
@@ -96,7 +97,9 @@ def _check_inputs(inputs: BatchInputs) -> None:
 
 def _branches(inputs: BatchInputs) -> Iterator[str]:
     """One SELECT per campaign × offer × channel: the candidates and their static reason."""
-    ctx = SqlContext(fields=inputs.fields, as_of=inputs.now.astimezone(UTC).date(), table="c")
+    ctx = rule_context(
+        inputs.fields, inputs.now.astimezone(UTC).date(), "c", inputs.segment_rules
+    )
     for camp in inputs.campaigns:
         where = [compile_rule(camp.rule, inputs.fields).sql(ctx, "duckdb")] if camp.rule else []
         score = "0.0"
@@ -345,6 +348,7 @@ def _decide(con: duckdb.DuckDBPyConnection, inputs: BatchInputs) -> BatchDecisio
         ("in_ledger", inputs.ledger),
         ("in_exclusions", inputs.exclusions),
         ("in_vip", inputs.vip),
+        (MEMBERS_TABLE, inputs.members or MEMBERS_SCHEMA.empty_table()),
     ):
         con.register(name, table)
     sql = _Sql(con, inputs)

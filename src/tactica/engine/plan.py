@@ -82,7 +82,10 @@ class BatchInputs:
     (timestamp, UTC), channel, campaign, campaign_kind, offer, status. ``exclusions`` has
     customer_id, channel ('all' or one channel) and reason; ``vip`` has customer_id.
     ``channel_points`` / ``channel_consents`` map each channel to its column; every
-    channel a campaign uses must be in both.
+    channel a campaign uses must be in both. Rules may use ``in_segment``: dynamic
+    segments by their rule in ``segment_rules``, static ones (and ``on_list``) by the
+    ``members`` rows (customer_id, kind 'segment' or 'list', name; see
+    :mod:`tactica.engine.membership`).
     """
 
     customers: pa.Table
@@ -96,6 +99,8 @@ class BatchInputs:
     channel_points: Mapping[str, str]
     channel_consents: Mapping[str, str]
     timezone_column: str | None = None
+    segment_rules: Mapping[str, str] = field(default_factory=dict)
+    members: pa.Table | None = None
 
 
 @dataclass(frozen=True)
