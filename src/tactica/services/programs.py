@@ -26,7 +26,7 @@ A program document::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -347,19 +347,31 @@ def apply_program(
     return "created" if before is None else "updated"
 
 
+#: Statuses in which a program's schedule is live.
+ACTIVE = frozenset({ProgramStatus.SCHEDULED.value, ProgramStatus.RUNNING.value})
+
+
+def runnable_problems(session: Session, p: Program) -> list[str]:
+    """Why ``p`` cannot run as stored now (its rules, offers, segments, policy), or []."""
+    spec, policy = parse_program(program_data(session, p))
+    problems = _problems_in_store(session, spec, policy)
+    if not spec.campaigns:
+        problems.append("campaigns: a program needs at least one campaign to run")
+    return problems
+
+
 def set_status(session: Session, name: str, target: str, *, actor: str) -> Program:
     """Move a program along its life; to be scheduled or run it must be valid, with campaigns."""
     p = get_program(session, name)
     new = transition(p.status, target)
     if new in (ProgramStatus.SCHEDULED, ProgramStatus.RUNNING):
-        spec, policy = parse_program(program_data(session, p))
-        problems = _problems_in_store(session, spec, policy)
-        if not spec.campaigns:
-            problems.append("campaigns: a program needs at least one campaign to run")
+        problems = runnable_problems(session, p)
         if problems:
             raise InvalidInput(
                 f"program {name!r} cannot be {new.value}:\n- " + "\n- ".join(problems)
             )
+        if p.status not in ACTIVE:
+            p.activated_at = datetime.now(UTC)
     before = p.status
     p.status = new.value
     audit.record(

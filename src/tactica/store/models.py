@@ -17,9 +17,11 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -290,6 +292,7 @@ class Program(Base):
     schedule_cron: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), default="draft")
     policy: Mapped[str] = mapped_column(String(100), default="default")
+    activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime(), server_default=_now(), onupdate=_now()
@@ -318,3 +321,109 @@ class Campaign(Base):
     control_share: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0"))
     cost_per_contact: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal("0"))
     budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+
+
+class Run(Base):
+    """One execution of a program, manual or scheduled, and what it decided in total.
+
+    ``run_key`` is unique: ``<program>@<scheduled time>`` for a scheduled run (so two
+    schedulers can never both claim it) and ``<program>@manual-<uuid>`` for a manual
+    one. ``as_of`` is the decision time, fixed when the run is claimed, so a run that
+    is restarted after a crash decides exactly as it would have. ``heartbeat_at``,
+    ``host`` and ``pid`` tell whether a ``running`` run still has a live process.
+    ``snapshot`` keeps the program and policy as they were run.
+    """
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_program_started", "program", "started_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    run_key: Mapped[str] = mapped_column(String(200), unique=True)
+    program_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("programs.id"))
+    program: Mapped[str] = mapped_column(String(100))
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    scheduled_for: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    actor: Mapped[str] = mapped_column(String(100), default="")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    policy: Mapped[str] = mapped_column(String(100), default="")
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    candidates: Mapped[int] = mapped_column(BigInteger, default=0)
+    contacts: Mapped[int] = mapped_column(BigInteger, default=0)
+    held_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost: Mapped[Decimal] = mapped_column(Numeric(16, 4), default=Decimal("0"))
+
+
+class RunCampaign(Base):
+    """One campaign's funnel in one run: how its candidates thinned out, and the cost."""
+
+    __tablename__ = "run_campaigns"
+    __table_args__ = (UniqueConstraint("run_id", "campaign", name="uq_run_campaign"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(IdType, ForeignKey("runs.id", ondelete="CASCADE"))
+    campaign: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    candidates: Mapped[int] = mapped_column(BigInteger, default=0)
+    excluded: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    held_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    after_policy: Mapped[int] = mapped_column(BigInteger, default=0)
+    after_arbitration: Mapped[int] = mapped_column(BigInteger, default=0)
+    after_capacity: Mapped[int] = mapped_column(BigInteger, default=0)
+    contacts: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost: Mapped[Decimal] = mapped_column(Numeric(16, 4), default=Decimal("0"))
+
+
+class Contact(Base):
+    """One decision to contact one customer with one offer on one channel: the ledger.
+
+    Every path writes here and every contact policy reads here: a ``queued`` contact
+    counts exactly like a sent one. Control-group members are rows with status
+    ``held_out`` (they count for nothing but uplift). A customer gets at most one
+    contact per campaign per run.
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("run_id", "customer_id", "campaign", name="uq_contact_run_customer"),
+        Index("ix_contacts_customer_decided", "customer_id", "decided_at"),
+        Index("ix_contacts_decided", "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    run_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("runs.id"))
+    program: Mapped[str] = mapped_column(String(100))
+    campaign: Mapped[str] = mapped_column(String(100))
+    campaign_kind: Mapped[str] = mapped_column(String(16), default="outbound")
+    customer_id: Mapped[str] = mapped_column(String(128))
+    offer: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal("0"))
+    rank: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RunLog(Base):
+    """Why a run left each customer out: its suppression rows, as one Parquet document.
+
+    Tens of millions of (customer, campaign, stage, reason) rows would cost more to
+    insert than the decision itself; a compressed, id-sorted Parquet blob written in
+    the same transaction as the contacts keeps every reason, exactly, for explain.
+    """
+
+    __tablename__ = "run_logs"
+
+    run_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    suppressed: Mapped[bytes] = mapped_column(LargeBinary)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)

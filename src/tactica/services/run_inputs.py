@@ -1,0 +1,384 @@
+"""What a run of a program reads from the store, handed to the engine as Arrow.
+
+A run first takes a *snapshot*: the program and its contact policy as documents, the
+value and eligibility of every offer it makes, and the rule of every segment. The
+snapshot is stored with the run, so the run (or a restart of it after a crash, or an
+explanation of it later) decides from the definitions as they were, whatever is edited
+afterwards. The customers, their contact history and the special lists are read at
+decision time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tactica.domain.lists import ListKind
+from tactica.domain.policy import Calendar, ContactPolicy, FrequencyCap, MinGap, NoRepeatOffer
+from tactica.domain.rules import compile_rule
+from tactica.domain.schema import CustomerSchema, FieldType
+from tactica.engine.membership import MEMBERS_SCHEMA
+from tactica.engine.plan import (
+    EXCLUSIONS_SCHEMA,
+    LEDGER_SCHEMA,
+    VIP_SCHEMA,
+    BatchInputs,
+    CampaignPlan,
+    OfferPlan,
+)
+from tactica.errors import InvalidInput
+from tactica.services.policies import parse_policy, policy_data
+from tactica.services.programs import parse_program, program_data
+from tactica.store.arrow import fetch_arrow
+from tactica.store.customer_table import load_schema
+from tactica.store.db import Store
+from tactica.store.models import (
+    ContactPolicyRow,
+    Offer,
+    Program,
+    Segment,
+    SegmentMember,
+    SpecialList,
+    SpecialListEntry,
+)
+
+#: Campaign kinds a batch run decides (triggered campaigns answer events, in real time).
+BATCH_KINDS = frozenset({"outbound"})
+
+
+def _quote(text: str) -> str:
+    """A rule-language string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def take_snapshot(session: Session, program: Program) -> dict[str, Any]:
+    """The definitions a run of ``program`` decides from, as plain JSON-able data."""
+    doc = program_data(session, program)
+    policy_row = session.scalar(
+        sa.select(ContactPolicyRow).where(ContactPolicyRow.name == program.policy)
+    )
+    if policy_row is None:
+        raise InvalidInput(f"no contact policy {program.policy!r}", "policy")
+    codes = sorted({code for c in doc["campaigns"] for code in c["offers"]})
+    offers = {
+        o.code: {"value": format(o.value, "f"), "eligibility": o.eligibility}
+        for o in session.scalars(sa.select(Offer).where(Offer.code.in_(codes)))
+    }
+    segments = {
+        s.name: s.rule if s.kind == "dynamic" else None for s in session.scalars(sa.select(Segment))
+    }
+    return {
+        "program": doc,
+        "policy": policy_data(policy_row),
+        "offers": offers,
+        "segments": segments,
+    }
+
+
+def policy_of(snapshot: Mapping[str, Any]) -> ContactPolicy:
+    """The contact policy a snapshot was taken with."""
+    return parse_policy(snapshot["policy"], "policy")[2]
+
+
+def campaign_rule(segment: str | None, eligibility: str | None) -> str | None:
+    """One rule for a campaign's target: its segment and its eligibility rule."""
+    parts = []
+    if segment:
+        parts.append(f"in_segment({_quote(segment)})")
+    if eligibility:
+        parts.append(f"({eligibility})")
+    return " and ".join(parts) or None
+
+
+def _capacity(capacity: int | None, budget: Decimal | None, cost: Decimal) -> int | None:
+    """A campaign's contact limit: its capacity, and as many contacts as its budget pays."""
+    if budget is None or cost <= 0:
+        return capacity
+    affordable = int(budget // cost)
+    return affordable if capacity is None else min(capacity, affordable)
+
+
+def campaign_plans(snapshot: Mapping[str, Any]) -> list[CampaignPlan]:
+    """The engine's view of the program's batch campaigns, in their written order."""
+    spec, _ = parse_program(snapshot["program"], "snapshot")
+    offers = snapshot["offers"]
+    out: list[CampaignPlan] = []
+    for c in spec.campaigns:
+        if c.kind not in BATCH_KINDS:
+            continue
+        out.append(
+            CampaignPlan(
+                name=c.name,
+                kind=c.kind,
+                offers=tuple(
+                    OfferPlan(
+                        code,
+                        Decimal(offers[code]["value"]),
+                        offers[code].get("eligibility") or None,
+                    )
+                    for code in c.offers
+                ),
+                channels=c.channels,
+                rule=campaign_rule(c.segment, c.eligibility),
+                score=c.score,
+                priority=c.priority,
+                capacity=_capacity(c.capacity, c.budget, c.cost_per_contact),
+                control_share=c.control_share,
+                cost_per_contact=c.cost_per_contact,
+            )
+        )
+    return out
+
+
+def segment_rules(snapshot: Mapping[str, Any]) -> dict[str, str]:
+    """Dynamic segment name → rule, as the snapshot has them."""
+    return {name: rule for name, rule in snapshot["segments"].items() if rule}
+
+
+def _referenced(
+    plans: Sequence[CampaignPlan], seg_rules: Mapping[str, str], fields: Mapping[str, FieldType]
+) -> tuple[set[str], set[str], set[str]]:
+    """Fields, static segments and lists the plans' rules read, through nested segments."""
+    names: set[str] = set()
+    static: set[str] = set()
+    lists: set[str] = set()
+    todo: list[tuple[str, FieldType]] = []
+    for p in plans:
+        if p.rule:
+            todo.append((p.rule, FieldType.BOOL))
+        if p.score:
+            todo.append((p.score, FieldType.FLOAT))
+        todo.extend((o.rule, FieldType.BOOL) for o in p.offers if o.rule)
+    seen: set[str] = set()
+    while todo:
+        source, expect = todo.pop()
+        checked = compile_rule(source, fields, expect=expect)
+        names |= checked.fields
+        lists |= checked.lists
+        for seg in checked.segments:
+            if seg in seen:
+                continue
+            seen.add(seg)
+            if seg in seg_rules:
+                todo.append((seg_rules[seg], FieldType.BOOL))
+            else:
+                static.add(seg)
+    return names, static, lists
+
+
+def history_horizon(policy: ContactPolicy) -> timedelta:
+    """How far back the policy looks: older contacts cannot change any decision."""
+    days = 0.0
+    for rule in policy.rules:
+        if isinstance(rule, FrequencyCap):
+            if rule.days is not None:
+                days = max(days, rule.days)
+            else:
+                days = max(
+                    days,
+                    {Calendar.DAY: 2, Calendar.WEEK: 8, Calendar.MONTH: 32}[
+                        rule.calendar or Calendar.DAY
+                    ],
+                )
+        elif isinstance(rule, MinGap):
+            days = max(days, rule.hours / 24)
+        elif isinstance(rule, NoRepeatOffer):
+            days = max(days, rule.days)
+    return timedelta(days=days + 1)
+
+
+def _in(ids: Iterable[str] | None) -> Any:
+    return None if ids is None else sorted(set(ids))
+
+
+def _sql_ids(column: str, ids: list[str] | None) -> str:
+    if ids is None:
+        return ""
+    quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids) or "NULL"
+    return f" AND {column} IN ({quoted})"
+
+
+def _sql_time(store: Store, t: datetime) -> str:
+    """A UTC timestamp literal as the store keeps timestamps."""
+    if store.dialect == "sqlite":
+        return "'" + t.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") + "'"
+    return "TIMESTAMPTZ '" + t.isoformat() + "'"
+
+
+def read_ledger(store: Store, since: datetime, customer_ids: list[str] | None = None) -> pa.Table:
+    """Contacts decided after ``since`` (queued, sent or later), as the engine's ledger."""
+    sql = (
+        "SELECT customer_id, decided_at AS at, channel, campaign, campaign_kind, offer, status "
+        f"FROM contacts WHERE decided_at > {_sql_time(store, since)}"
+        + _sql_ids("customer_id", customer_ids)
+    )
+    table = fetch_arrow(
+        store,
+        sql,
+        {
+            n: "text"
+            for n in (
+                "customer_id",
+                "at",
+                "channel",
+                "campaign",
+                "campaign_kind",
+                "offer",
+                "status",
+            )
+        },
+    )
+    if store.dialect == "sqlite":
+        # UTC text; a cast reads it exactly (strptime has no fraction-of-second format).
+        at = table["at"].cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+        table = table.set_column(1, "at", at)
+    return table.cast(LEDGER_SCHEMA)
+
+
+def read_inputs(
+    store: Store,
+    session: Session,
+    snapshot: Mapping[str, Any],
+    now: datetime,
+    *,
+    customer_ids: Iterable[str] | None = None,
+) -> BatchInputs:
+    """Everything the engine needs to decide ``snapshot`` at ``now``.
+
+    ``customer_ids`` restricts the run to those customers (to explain one of them).
+    Only the customer columns some rule or channel reads are fetched.
+    """
+    ids = _in(customer_ids)
+    schema: CustomerSchema = load_schema(session)
+    fields = schema.types()
+    plans = campaign_plans(snapshot)
+    seg_rules = segment_rules(snapshot)
+    names, static, lists = _referenced(plans, seg_rules, fields)
+    channels = sorted({ch for p in plans for ch in p.channels})
+    points: dict[str, str] = {}
+    consents: dict[str, str] = {}
+    for ch in channels:
+        point, consent = schema.contact_point(ch), schema.consent(ch)
+        if point is None or consent is None:
+            missing = "contact point" if point is None else "consent"
+            raise InvalidInput(
+                f"channel {ch!r} has no {missing} field in the customer schema; "
+                "declare one before running campaigns on it",
+                "channels",
+            )
+        points[ch], consents[ch] = point.name, consent.name
+    columns = sorted({"id", "timezone", *names, *points.values(), *consents.values()})
+    select = ", ".join(f'"{c}"' for c in columns)
+    customers = fetch_arrow(
+        store, f"SELECT {select} FROM customers WHERE TRUE" + _sql_ids("id", ids), None
+    )
+    customers = _typed_customers(customers, columns, fields)
+    policy = policy_of(snapshot)
+    ledger = read_ledger(store, now - history_horizon(policy), ids)
+    exclusions, vip, members = _lists(session, now, static, lists, ids)
+    return BatchInputs(
+        customers=customers,
+        fields=fields,
+        campaigns=plans,
+        ledger=ledger,
+        exclusions=exclusions,
+        vip=vip,
+        policy=policy,
+        now=now,
+        channel_points=points,
+        channel_consents=consents,
+        timezone_column="timezone",
+        segment_rules=seg_rules,
+        members=members,
+    )
+
+
+_ARROW = {
+    FieldType.TEXT: pa.string(),
+    FieldType.CATEGORY: pa.string(),
+    FieldType.INT: pa.int64(),
+    FieldType.FLOAT: pa.float64(),
+    FieldType.BOOL: pa.bool_(),
+    FieldType.DATE: pa.date32(),
+    FieldType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _typed_customers(
+    table: pa.Table,
+    columns: list[str],
+    fields: Mapping[str, FieldType],
+) -> pa.Table:
+    """The customer columns as the rule types say (SQLite hands back text and integers)."""
+    arrays = []
+    for name in columns:
+        col = table[name]
+        target = _ARROW.get(fields.get(name, FieldType.TEXT), pa.string())
+        if col.type != target:
+            if pa.types.is_null(col.type):
+                col = pa.nulls(len(col), target)
+            elif pa.types.is_timestamp(target) and pa.types.is_string(col.type):
+                # SQLite keeps UTC text: read it as such.
+                col = col.cast(pa.timestamp("us")).cast(target)
+            else:
+                col = col.cast(target)
+        arrays.append(col)
+    return pa.table(arrays, names=columns)
+
+
+def _lists(
+    session: Session,
+    now: datetime,
+    static: set[str],
+    lists: set[str],
+    ids: list[str] | None,
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Exclusions (with reasons), the VIP whitelist and the memberships rules read."""
+    live = sa.or_(SpecialListEntry.expires_at.is_(None), SpecialListEntry.expires_at > now)
+    q = (
+        sa.select(
+            SpecialListEntry.customer_id,
+            SpecialListEntry.channel,
+            SpecialList.kind,
+            SpecialList.name,
+        )
+        .join(SpecialList, SpecialList.id == SpecialListEntry.list_id)
+        .where(live)
+    )
+    if ids is not None:
+        q = q.where(SpecialListEntry.customer_id.in_(ids))
+    excl: list[dict[str, str]] = []
+    vip: list[dict[str, str]] = []
+    members: list[dict[str, str]] = []
+    for cid, channel, kind, name in session.execute(q):
+        if kind == ListKind.VIP.value:
+            vip.append({"customer_id": cid})
+        else:
+            excl.append(
+                {"customer_id": cid, "channel": channel, "reason": f"on {kind} list '{name}'"}
+            )
+        if name in lists:
+            members.append({"customer_id": cid, "kind": "list", "name": name})
+    if static:
+        mq = (
+            sa.select(SegmentMember.customer_id, Segment.name)
+            .join(Segment, Segment.id == SegmentMember.segment_id)
+            .where(Segment.name.in_(sorted(static)))
+        )
+        if ids is not None:
+            mq = mq.where(SegmentMember.customer_id.in_(ids))
+        members.extend(
+            {"customer_id": cid, "kind": "segment", "name": name}
+            for cid, name in session.execute(mq)
+        )
+    return (
+        pa.Table.from_pylist(excl, schema=EXCLUSIONS_SCHEMA),
+        pa.Table.from_pylist(vip, schema=VIP_SCHEMA),
+        pa.Table.from_pylist(members, schema=MEMBERS_SCHEMA),
+    )
