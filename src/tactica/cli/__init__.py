@@ -11,7 +11,7 @@ from tactica.errors import TacticaError, exit_code
 
 app = typer.Typer(
     name="tactica",
-    help="Tactica: marketing execution — customers, segments, offers, special lists.",
+    help="Tactica: marketing execution — customers, segments, offers, programs and their runs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -19,7 +19,18 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so each group module stays independent of the others.
-    from tactica.cli import as_code, customers, db, lists, offers, programs, segments, serve, users
+    from tactica.cli import (
+        as_code,
+        customers,
+        db,
+        lists,
+        offers,
+        programs,
+        runs,
+        segments,
+        serve,
+        users,
+    )
     from tactica.cli.quickstart import quickstart
 
     app.add_typer(db.app, name="db")
@@ -29,7 +40,10 @@ def _register() -> None:
     app.add_typer(lists.app, name="lists")
     app.add_typer(programs.app, name="programs")
     app.add_typer(programs.policies_app, name="policies")
+    app.add_typer(runs.app, name="runs")
     app.add_typer(users.app, name="users")
+    app.command("run")(runs.run)
+    app.command("explain")(runs.explain)
     app.command("apply")(as_code.apply)
     app.command("export")(as_code.export)
     app.command("serve")(serve.serve)

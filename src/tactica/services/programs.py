@@ -45,7 +45,15 @@ from tactica.domain.programs import (
 from tactica.errors import Conflict, InvalidInput, NotFound
 from tactica.services import audit
 from tactica.store.customer_table import load_schema
-from tactica.store.models import Campaign, ContactPolicyRow, Offer, Program, Segment, SpecialList
+from tactica.store.models import (
+    Campaign,
+    ContactPolicyRow,
+    Offer,
+    Program,
+    Run,
+    Segment,
+    SpecialList,
+)
 
 _PROGRAM_KEYS = {
     "name",
@@ -385,6 +393,13 @@ def delete_program(session: Session, name: str, *, actor: str) -> None:
     p = get_program(session, name)
     if p.status in (ProgramStatus.RUNNING.value, ProgramStatus.SCHEDULED.value):
         raise Conflict(f"program {name!r} is {p.status}: cancel it first")
+    runs = session.scalar(sa.select(sa.func.count()).select_from(Run).where(Run.program_id == p.id))
+    if runs:
+        # Its contacts are history every later policy check reads: they must stay.
+        raise Conflict(
+            f"program {name!r} has {runs} run(s) and its contacts are history: "
+            "cancel or complete it instead of deleting it"
+        )
     before = program_data(session, p)
     session.delete(p)
     audit.record(session, actor, "delete", "program", name, before, None)

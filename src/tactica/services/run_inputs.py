@@ -211,12 +211,29 @@ def _sql_time(store: Store, t: datetime) -> str:
     return "TIMESTAMPTZ '" + t.isoformat() + "'"
 
 
-def read_ledger(store: Store, since: datetime, customer_ids: list[str] | None = None) -> pa.Table:
-    """Contacts decided after ``since`` (queued, sent or later), as the engine's ledger."""
+def read_ledger(
+    store: Store,
+    since: datetime,
+    customer_ids: list[str] | None = None,
+    *,
+    until: datetime | None = None,
+    exclude_run: int | None = None,
+) -> pa.Table:
+    """Contacts decided after ``since`` (queued, sent or later), as the engine's ledger.
+
+    ``until`` and ``exclude_run`` give the ledger as a past run saw it: nothing decided
+    after it, and not its own contacts.
+    """
     sql = (
         "SELECT customer_id, decided_at AS at, channel, campaign, campaign_kind, offer, status "
         f"FROM contacts WHERE decided_at > {_sql_time(store, since)}"
         + _sql_ids("customer_id", customer_ids)
+        + (f" AND decided_at <= {_sql_time(store, until)}" if until is not None else "")
+        + (
+            f" AND (run_id IS NULL OR run_id <> {int(exclude_run)})"
+            if exclude_run is not None
+            else ""
+        )
     )
     table = fetch_arrow(
         store,
@@ -248,10 +265,12 @@ def read_inputs(
     now: datetime,
     *,
     customer_ids: Iterable[str] | None = None,
+    past_run: int | None = None,
 ) -> BatchInputs:
     """Everything the engine needs to decide ``snapshot`` at ``now``.
 
-    ``customer_ids`` restricts the run to those customers (to explain one of them).
+    ``customer_ids`` restricts the run to those customers (to explain one of them);
+    ``past_run`` reads the ledger as that run (decided at ``now``) saw it.
     Only the customer columns some rule or channel reads are fetched.
     """
     ids = _in(customer_ids)
@@ -280,7 +299,13 @@ def read_inputs(
     )
     customers = _typed_customers(customers, columns, fields)
     policy = policy_of(snapshot)
-    ledger = read_ledger(store, now - history_horizon(policy), ids)
+    ledger = read_ledger(
+        store,
+        now - history_horizon(policy),
+        ids,
+        until=now if past_run is not None else None,
+        exclude_run=past_run,
+    )
     exclusions, vip, members = _lists(session, now, static, lists, ids)
     return BatchInputs(
         customers=customers,
