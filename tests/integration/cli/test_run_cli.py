@@ -44,9 +44,9 @@ def test_preview_run_list_show_explain(tactica: Tactica, tmp_path: Path) -> None
     assert shown.code == 0 and "run 1 of spring (manual" in shown.out
     assert "young-sms" in shown.out and "all-email" in shown.out
 
-    why = tactica("explain", "--run", "1", "--customer", "c05")
+    why = tactica("explain", "--run", "1", "--customer", "c04")
     assert why.code == 0, why.err
-    assert "young-sms: excluded: on opt_out list 'opt_out'" in why.out
+    assert "young-sms: excluded: no msisdn" in why.out
     assert "recorded by the run" in why.out
     now = tactica("explain", "--program", "spring", "--customer", "c16")
     assert now.code == 0 and "a run now (preview)" in now.out
