@@ -44,6 +44,7 @@ def _register() -> None:
     app.add_typer(users.app, name="users")
     app.command("run")(runs.run)
     app.command("explain")(runs.explain)
+    app.command("scheduler")(runs.scheduler)
     app.command("apply")(as_code.apply)
     app.command("export")(as_code.export)
     app.command("serve")(serve.serve)

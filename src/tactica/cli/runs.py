@@ -153,3 +153,33 @@ def explain(
             console.print(f"  {line}", highlight=False)
     for note in e.notes:
         console.print(f"\n[yellow]note:[/] {note}")
+
+
+def scheduler(
+    once: bool = typer.Option(False, "--once", help="Run what is due now, then stop."),
+    every: float = typer.Option(30.0, "--every", min=1.0, help="Seconds between two ticks."),
+) -> None:
+    """Run scheduled programs when they are due (any number of schedulers may run at once)."""
+    import time
+    from datetime import UTC, datetime
+
+    from tactica.services import scheduler as sched
+
+    store = open_store()
+
+    def show(r: runs.RunResult) -> None:
+        verb = "resumed" if r.resumed else r.status
+        console.print(
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} run {r.run_id} of {r.program} {verb}: "
+            f"{_n(r.contacts)} contacts, {_n(r.held_out)} held out, cost {r.cost:,.2f}"
+        )
+
+    while True:
+        report = sched.tick(store, on_run=show)
+        for name in report.completed:
+            console.print(f"program {name} completed (its end date has passed)")
+        for err in report.errors:
+            console.print(f"[red]error:[/] {err}", highlight=False)
+        if once:
+            return
+        time.sleep(every)
