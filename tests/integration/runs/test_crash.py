@@ -1,0 +1,162 @@
+"""A run killed with SIGKILL at any point resumes without contacting anyone twice.
+
+Each test starts the real ``tactica`` command in a child process, stops it at a named
+point (see ``tactica.failpoints``), kills it with SIGKILL there, and runs again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tactica.services import runs
+from tactica.store.db import Store
+from tactica.store.models import Contact, Program, Run
+
+POINTS = ["run.claimed", "run.decided", "run.persisting", "run.committing"]
+
+
+def _env(db_url: str, home: Path, failpoint: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"TACTICA_HOME": str(home), "TACTICA_DATABASE_URL": db_url, "COLUMNS": "200"})
+    env.pop("TACTICA_FAILPOINTS", None)
+    if failpoint:
+        env["TACTICA_FAILPOINTS"] = failpoint
+    return env
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tactica", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _kill_at(proc: subprocess.Popen[str], point: str, timeout: float = 120.0) -> None:
+    """Wait until the child reports the failpoint, then SIGKILL it."""
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if f"failpoint {point} reached" in line:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            assert proc.returncode == -signal.SIGKILL
+            return
+    proc.kill()
+    raise AssertionError(f"never reached {point}: {''.join(seen)}")
+
+
+def _state(store: Store) -> tuple[list[tuple[int, str, int]], int, int]:
+    with store.session() as s:
+        rs = [(r.id, r.status, r.attempts) for r in s.scalars(sa.select(Run).order_by(Run.id))]
+        total = s.scalar(sa.select(sa.func.count()).select_from(Contact)) or 0
+        distinct = (
+            s.scalar(
+                sa.select(sa.func.count()).select_from(
+                    sa.select(Contact.customer_id, Contact.campaign).distinct().subquery()
+                )
+            )
+            or 0
+        )
+    return rs, int(total), int(distinct)
+
+
+@pytest.fixture
+def child_env(program_store: Store, db_url: str) -> Iterator[tuple[Store, str]]:
+    """The program store and its URL, for the child processes."""
+    yield program_store, db_url
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_a_killed_manual_run_resumes_once(
+    child_env: tuple[Store, str], tmp_path: Path, point: str
+) -> None:
+    store, url = child_env
+    expected = runs.preview(store, "spring")
+    _kill_at(_start(["run", "spring"], _env(url, tmp_path, point)), point)
+    (killed,), contacts, _ = _state(store)
+    assert killed[1] == "running" and contacts == 0  # nothing half-written
+    again = subprocess.run(
+        [sys.executable, "-m", "tactica", "run", "spring"],
+        env=_env(url, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"run {killed[0]} resumed and completed" in again.stdout
+    rs, total, distinct = _state(store)
+    assert rs == [(killed[0], "completed", 2)]
+    # Every contact once: as many as a clean run makes, none twice.
+    assert total == distinct == expected.contacts + expected.held_out
+
+
+def test_a_killed_scheduled_run_is_finished_by_the_next_tick(
+    child_env: tuple[Store, str], tmp_path: Path
+) -> None:
+    store, url = child_env
+    _make_due(store)
+    _kill_at(
+        _start(["scheduler", "--once"], _env(url, tmp_path, "run.committing")), "run.committing"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "tactica", "scheduler", "--once"],
+        env=_env(url, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "resumed" in done.stdout
+    rs, total, distinct = _state(store)
+    assert [(status, attempts) for _, status, attempts in rs] == [("completed", 2)]
+    assert total == distinct > 0
+
+
+def _make_due(store: Store) -> None:
+    """Schedule 'spring' once, a minute ago, activated ten minutes ago."""
+    now = datetime.now(UTC)
+    with store.session() as s:
+        s.execute(
+            sa.update(Program)
+            .where(Program.name == "spring")
+            .values(
+                schedule_kind="once",
+                schedule_at=now - timedelta(minutes=1),
+                status="scheduled",
+                activated_at=now - timedelta(minutes=10),
+            )
+        )
+        s.commit()
+
+
+def test_two_schedulers_started_at_once_run_the_slot_once(
+    child_env: tuple[Store, str], tmp_path: Path
+) -> None:
+    store, url = child_env
+    _make_due(store)
+    procs = [_start(["scheduler", "--once"], _env(url, tmp_path)) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    ran = [out for out, _ in outs if "run " in out and "completed" in out]
+    assert len(ran) == 1, outs
+    rs, total, distinct = _state(store)
+    assert [status for _, status, _ in rs] == ["completed"]
+    assert total == distinct > 0
