@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         title="Tactica",
         version=__version__,
         description=(
-            "Marketing execution: customers, segments, offers and special lists. "
+            "Marketing execution: customers, segments, offers, special lists, programs and runs. "
             "Every route but POST /auth/token needs `Authorization: Bearer <token>`."
         ),
     )
@@ -108,8 +108,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
 
-    from tactica.api.routes import auth, customers, lists, offers, programs, segments
+    from tactica.api.routes import auth, customers, lists, offers, programs, runs, segments
 
-    for module in (auth, customers, segments, offers, lists, programs):
+    for module in (auth, customers, segments, offers, lists, programs, runs):
         app.include_router(module.router)
     return app
