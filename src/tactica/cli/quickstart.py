@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from rich.table import Table
 
 from tactica.cli._common import console, open_store
@@ -9,10 +10,13 @@ from tactica.cli.customers import import_progress
 from tactica.cli.segments import print_profile
 from tactica.config import get_settings
 from tactica.services import segments
+from tactica.services.demo import ACTOR
+from tactica.store.db import Store
+from tactica.store.models import Contact
 
 
 def quickstart() -> None:
-    """Create a workspace, import a real bank's customers, segment them and show the result."""
+    """Create a workspace, import a real bank's customers, segment them, run a demo program."""
     from tactica.services.demo import build  # the demo pulls in the importer: load on use
 
     settings = get_settings()
@@ -53,8 +57,48 @@ def quickstart() -> None:
         f"\nOverlap young-savers × reachable-by-sms: {ov['both']:,} in both, "
         f"{ov['only_a']:,} young savers we cannot text."
     )
+    _run_demo_program(store, result.program)
     console.print(
-        '\nNext: [bold]tactica segments create NAME --rule "..."[/], '
+        "\nNext: [bold]tactica runs show RUN[/], "
+        "[bold]tactica explain --run RUN --customer ID[/], "
+        "[bold]tactica export[/] (the program as YAML), "
+        '[bold]tactica segments create NAME --rule "..."[/], '
         "[bold]tactica users create admin --role admin[/], then [bold]tactica serve[/] "
         "and open http://127.0.0.1:8000/docs"
     )
+
+
+def _run_demo_program(store: Store, program: str) -> None:
+    """Run the demo program and show its funnel and one customer's explanation."""
+    from tactica.cli.runs import funnel_table
+    from tactica.services import explain, runs
+
+    console.rule(f"5. Program {program}: run it")
+    done = runs.run_program(store, program, actor=ACTOR)
+    if done is None or done.run_id is None:
+        return
+    console.print(funnel_table(done.funnel, f"{program}: run {done.run_id} {done.status}"))
+    console.print(
+        f"Run {done.run_id}: {done.contacts:,} contacts queued, {done.held_out:,} held out "
+        f"as control groups, cost {done.cost:,.2f}. Run it again and the contact policy "
+        "stops most of them: they were just contacted."
+    )
+    with store.session() as s:
+        someone = s.scalar(
+            sa.select(Contact.customer_id)
+            .where(Contact.run_id == done.run_id, Contact.status == "queued")
+            .order_by(Contact.customer_id)
+            .limit(1)
+        )
+    if someone is None:
+        return
+    e = explain.explain_customer(store, someone, run_id=done.run_id)
+    chosen = next((c for c in e.campaigns if c.contacted), None)
+    if chosen is not None:
+        console.print(
+            f"\nWhy {someone}? [bold]tactica explain --run {done.run_id} --customer {someone}[/]:"
+        )
+        console.print(f"  {chosen.campaign}: {chosen.outcome}", highlight=False)
+        for st in chosen.steps:
+            mark = {True: "pass", False: "fail", None: "info"}[st.passed]
+            console.print(f"    {mark}  {st.name}: {st.detail}", highlight=False)

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tactica.errors import NotFound
-from tactica.services import lists, offers, segments
+from tactica.services import as_code, lists, offers, segments
 from tactica.services.importing import ImportReport, import_customers
 from tactica.store.db import Store
 
@@ -97,6 +97,12 @@ class DemoResult:
     segments: list[dict[str, Any]] = field(default_factory=list)
     offers: list[str] = field(default_factory=list)
     opted_out: int = 0
+    program: str = ""
+
+
+def program_file() -> Path:
+    """The demo program (a differentiated strategy) and its contact policy, as YAML."""
+    return Path(str(resources.files("tactica.demo") / "program.yaml"))
 
 
 def bank_file() -> Path:
@@ -218,6 +224,8 @@ def build(
             except NotFound:
                 offers.create_offer(s, offer, actor=ACTOR)
             result.offers.append(offer.code)
+        applied = as_code.apply_file(s, program_file(), actor=ACTOR)
+        result.program = next(a.name for a in applied if a.kind == "Program")
         s.commit()
         for name, rule, description in SEGMENTS:
             result.segments.append(

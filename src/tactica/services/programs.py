@@ -300,25 +300,8 @@ def program_data(session: Session, p: Program) -> dict[str, Any]:
     return out
 
 
-def apply_program(
-    session: Session, raw: Mapping[str, Any], *, actor: str, where: str = "program"
-) -> str:
-    """Create or replace a program and its campaigns; returns 'created', 'updated' or 'unchanged'.
-
-    Every problem is reported at once, each with its place; nothing is saved then.
-    A running, completed or cancelled program cannot change.
-    """
-    spec, policy = parse_program(raw, where)
-    problems = _problems_in_store(session, spec, policy)
-    if problems:
-        raise InvalidInput(f"{where} '{spec.name}' has problems:\n- " + "\n- ".join(problems))
-    p = session.scalar(sa.select(Program).where(Program.name == spec.name))
-    before = program_data(session, p) if p is not None else None
-    if p is not None and ProgramStatus(p.status) not in EDITABLE:
-        raise Conflict(f"program {spec.name!r} is {p.status}: pause it before changing it")
-    if p is None:
-        p = Program(name=spec.name, status=ProgramStatus.DRAFT.value)
-        session.add(p)
+def _write(session: Session, p: Program, spec: ProgramSpec, policy: str) -> None:
+    """Write a checked spec onto the program row and replace its campaigns."""
     p.owner, p.description, p.budget, p.policy = spec.owner, spec.description, spec.budget, policy
     p.start_date, p.end_date = spec.start, spec.end
     p.schedule_kind = spec.schedule.kind.value
@@ -346,6 +329,38 @@ def apply_program(
             )
         )
     session.flush()
+
+
+def apply_program(
+    session: Session, raw: Mapping[str, Any], *, actor: str, where: str = "program"
+) -> str:
+    """Create or replace a program and its campaigns; returns 'created', 'updated' or 'unchanged'.
+
+    Every problem is reported at once, each with its place; nothing is saved then.
+    A running, completed or cancelled program cannot change.
+    """
+    spec, policy = parse_program(raw, where)
+    problems = _problems_in_store(session, spec, policy)
+    if problems:
+        raise InvalidInput(f"{where} '{spec.name}' has problems:\n- " + "\n- ".join(problems))
+    p = session.scalar(sa.select(Program).where(Program.name == spec.name))
+    before = program_data(session, p) if p is not None else None
+    if p is not None and ProgramStatus(p.status) not in EDITABLE:
+        # Applying the same document again (a git checkout applied twice) is no change.
+        savepoint = session.begin_nested()
+        try:
+            _write(session, p, spec, policy)
+            same = program_data(session, p) == before
+        finally:
+            savepoint.rollback()
+        session.expire_all()
+        if same:
+            return "unchanged"
+        raise Conflict(f"program {spec.name!r} is {p.status}: pause it before changing it")
+    if p is None:
+        p = Program(name=spec.name, status=ProgramStatus.DRAFT.value)
+        session.add(p)
+    _write(session, p, spec, policy)
     after = program_data(session, p)
     if before == after:
         return "unchanged"

@@ -127,6 +127,9 @@ def test_life_cycle(ready: Store, tmp_path: Path) -> None:
     with ready.session() as s:
         programs.set_status(s, "spring-deposits", "running", actor="t")
         s.commit()
+        # The same document again changes nothing and is accepted; a change is not.
+        assert {a.result for a in as_code.apply_file(s, path, actor="t")} == {"unchanged"}
+        path.write_text(PROGRAM.replace("capacity: 2000", "capacity: 2001"))
         with pytest.raises(Conflict, match="pause it before changing it"):
             as_code.apply_file(s, path, actor="t")
         s.rollback()

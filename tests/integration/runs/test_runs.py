@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from tactica.errors import Conflict, InvalidInput
 from tactica.services import programs, runs
@@ -151,22 +153,22 @@ def test_a_scheduled_slot_runs_once(program_store: Store) -> None:
     assert len(_contacts(program_store)) == count
 
 
-def test_campaign_budget_caps_contacts(program_store: Store, apply_yaml: object) -> None:
+def test_campaign_budget_caps_contacts(
+    program_store: Store, apply_yaml: Callable[[str], None]
+) -> None:
     with program_store.session() as s:
         p = programs.get_program(s, "spring")
         doc = programs.program_data(s, p)
     doc["campaigns"][1]["budget"] = "0.05"  # 5 contacts at 0.01
-    apply_yaml(  # type: ignore[operator]
-        __import__("yaml").safe_dump({"kind": "Program", **doc})
-    )
+    apply_yaml(yaml.safe_dump({"kind": "Program", **doc}))
     result = runs.preview(program_store, "spring", now=NOW)
     assert {f.campaign: f.after_capacity for f in result.funnel}["all-email"] == 5
 
 
 def test_a_program_without_campaigns_is_refused_before_it_starts(
-    program_store: Store, apply_yaml: object
+    program_store: Store, apply_yaml: Callable[[str], None]
 ) -> None:
-    apply_yaml("kind: Program\nname: empty\nowner: ana\n")  # type: ignore[operator]
+    apply_yaml("kind: Program\nname: empty\nowner: ana\n")
     with pytest.raises(InvalidInput, match="needs at least one campaign"):
         runs.run_program(program_store, "empty", actor="ana", now=NOW)
     with program_store.session() as s:
@@ -178,3 +180,20 @@ def test_customer_fixture_is_what_the_counts_above_assume() -> None:
     young = [c for c in people if c["age"] < 40]
     assert sum(c["msisdn"] is None for c in young) == 2
     assert sum(c["msisdn"] is not None and not c["consent_sms"] for c in young) == 3
+
+
+def test_a_running_program_takes_its_own_document_again_but_no_change(
+    program_store: Store, apply_yaml: Callable[[str], None]
+) -> None:
+    assert runs.run_program(program_store, "spring", actor="ana", now=NOW) is not None
+    with program_store.session() as s:
+        doc = programs.program_data(s, programs.get_program(s, "spring"))
+    apply_yaml(yaml.safe_dump({"kind": "Program", **doc}))  # the same: "unchanged"
+    doc["campaigns"][0]["capacity"] = 11
+    with pytest.raises(Conflict, match="program 'spring' is running: pause it before changing"):
+        apply_yaml(yaml.safe_dump({"kind": "Program", **doc}))
+    with program_store.session() as s:
+        assert (
+            programs.program_data(s, programs.get_program(s, "spring"))["campaigns"][0]["capacity"]
+            == 10
+        )
