@@ -9,10 +9,11 @@ objects; here the rows go to the driver in bulk on the session's own connection:
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy.orm import Session
 
@@ -54,17 +55,25 @@ def _driver_connection(session: Session) -> Any:
     return session.connection().connection.driver_connection
 
 
-def insert_contacts(session: Session, rows: pa.Table, decided_at: datetime) -> int:
+def insert_contacts(session: Session, rows: pa.Table, decided_at: datetime | None) -> int:
     """Insert ``rows`` into ``contacts``, all decided at ``decided_at``; returns the count.
 
     ``rows`` has every column of :data:`CONTACT_COLUMNS` but ``decided_at``; ``cost``
-    may be any type that casts to decimal text. Runs in the session's transaction.
+    may be any type that casts to decimal text. With ``decided_at`` None, ``rows``
+    carries its own ``decided_at`` as a timestamp column (history loaded in bulk).
+    Runs in the session's transaction.
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
-    utc = decided_at.astimezone(UTC).replace(tzinfo=None)
-    # SQLite keeps UTC text with six fraction digits; PostgreSQL gets the offset spelt out.
-    stamp = utc.isoformat(sep=" ", timespec="microseconds") + ("" if sqlite else "+00:00")
-    table = rows.append_column("decided_at", pa.array([stamp] * rows.num_rows, pa.string())).select(
+    if decided_at is not None:
+        stamps: pa.Array = pa.array([decided_at] * rows.num_rows, pa.timestamp("us", tz="UTC"))
+        rows = rows.append_column("decided_at", stamps)
+    utc = rows["decided_at"].cast(pa.timestamp("us", tz="UTC"))
+    # SQLite keeps UTC text with six fraction digits (%S prints them for microsecond
+    # timestamps); PostgreSQL gets the offset spelt out.
+    text = pc.strftime(utc, "%Y-%m-%d %H:%M:%S")
+    if not sqlite:
+        text = pc.binary_join_element_wise(text, "+00:00", "")
+    table = rows.set_column(rows.schema.get_field_index("decided_at"), "decided_at", text).select(
         list(CONTACT_COLUMNS)
     )
     table = table.cast(_CONTACTS_ARROW)
