@@ -1,8 +1,8 @@
 """``decide_batch``: one batch decision, set-based, in an in-process DuckDB.
 
-The steps are those of a batch run (DESIGN §2.1), each one SQL statement over every
-customer at once: candidates (campaign rule ∧ offer rule, per channel), exclusions with
-their reasons, score, control group, contact policy and arbitration, capacity.
+The steps are those of a batch run (DESIGN §2.1): candidates (campaign rule ∧ offer
+rule, per channel), exclusions with their reasons, score, control group, contact policy
+and arbitration, capacity.
 
 Policy and arbitration reproduce :func:`tactica.domain.policy.decide` exactly, in
 ``policy.per_run`` set-based rounds. The domain takes a customer's candidates best first
@@ -18,15 +18,23 @@ campaign are dropped (one per campaign); what is left after the last round lost 
 Held-out customers (control group) are held out of that campaign only: they remain
 candidates of every other campaign. Capacity is applied last, per campaign, best first;
 a customer cut by capacity does not fall back to another campaign (the run stops there).
+
+How it is laid out, for speed: one customer is one row. Every candidate of a customer
+(a *branch*: campaign × offer × channel) is a set of columns of that row, and every
+round is a projection over those columns, so policy, arbitration and the control group
+need no join, sort or group over the candidates at all. The whole decision is one
+statement that scans the customers once and materialises a narrow per-customer table
+(a stage code per campaign, the winner of each round); the outputs are read from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
+import pyarrow as pa
 
 from tactica.domain.policy import (
     Calendar,
@@ -40,16 +48,44 @@ from tactica.domain.rules import compile_rule
 from tactica.domain.schema import FieldType
 
 from .membership import MEMBERS_SCHEMA, MEMBERS_TABLE, rule_context
-from .plan import BUCKETS, BatchDecision, BatchInputs, CampaignPlan, FunnelRow
+from .plan import BUCKETS, BatchDecision, BatchInputs, CampaignPlan, FunnelRow, OfferPlan
 
 _US_PER_DAY = 86_400 * 1_000_000
 #: Ledger statuses that do not count (the customer was not reached).
 _NOT_COUNTED = ("failed", "held_out")
-#: The candidate columns, typed, for a run without campaigns.
-_NO_CANDIDATES = (
-    "SELECT c.id AS customer_id, '' AS campaign, '' AS kind, '' AS offer, '' AS channel, "
-    "CAST(0 AS BIGINT) AS priority, 0.0 AS score, 0.0 AS value, CAST(NULL AS VARCHAR) AS why "
-    "FROM cust c WHERE FALSE"
+#: Stage codes of a (customer, campaign) pair in the decision table.
+_CHOSEN, _HELD, _EXCLUDED, _ARBITRATION, _POLICY = 1, 2, 3, 4, 5
+#: Up to this many rules, the rules a candidate broke are a bit mask, else their names.
+_MAX_BITS = 62
+
+_CONTACTS_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("campaign", pa.string()),
+        ("campaign_kind", pa.string()),
+        ("offer", pa.string()),
+        ("channel", pa.string()),
+        ("score", pa.float64()),
+        ("cost", pa.decimal128(18, 6)),
+        ("rank", pa.int64()),
+    ]
+)
+_HELD_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("campaign", pa.string()),
+        ("offer", pa.string()),
+        ("channel", pa.string()),
+        ("score", pa.float64()),
+    ]
+)
+_SUPPRESSED_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("campaign", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+    ]
 )
 
 
@@ -68,14 +104,16 @@ def _f(value: float) -> str:
     return f"CAST({_s(repr(float(value)))} AS DOUBLE)"
 
 
-def _covers(scope: Scope, alias: str) -> str:
-    """SQL for ``scope.covers(channel, kind)`` on a row with ``channel`` and ``kind``."""
-    parts = ["TRUE"]
-    if scope.channel is not None:
-        parts.append(f"{alias}.channel = {_s(scope.channel)}")
-    if scope.campaign_kind is not None:
-        parts.append(f"{alias}.kind = {_s(scope.campaign_kind)}")
-    return " AND ".join(parts)
+def _any(parts: list[str]) -> str:
+    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def _all(parts: list[str]) -> str:
+    return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+
+def _in(col: str, values: list[str]) -> str:
+    return f"{col} IN ({', '.join(values)})" if values else "FALSE"
 
 
 def _check_inputs(inputs: BatchInputs) -> None:
@@ -95,62 +133,535 @@ def _check_inputs(inputs: BatchInputs) -> None:
         raise ValueError(f"no contact point or consent column for channel(s): {unmapped}")
 
 
-def _branches(inputs: BatchInputs) -> Iterator[str]:
-    """One SELECT per campaign × offer × channel: the candidates and their static reason."""
-    ctx = rule_context(
-        inputs.fields, inputs.now.astimezone(UTC).date(), "c", inputs.segment_rules
-    )
-    for camp in inputs.campaigns:
-        where = [compile_rule(camp.rule, inputs.fields).sql(ctx, "duckdb")] if camp.rule else []
-        score = "0.0"
-        if camp.score:
-            checked = compile_rule(camp.score, inputs.fields, expect=FieldType.FLOAT)
-            score = f"coalesce(CAST({checked.sql(ctx, 'duckdb')} AS DOUBLE), 0.0)"
-        for offer in camp.offers:
-            conds = [*where]
-            if offer.rule:
-                conds.append(compile_rule(offer.rule, inputs.fields).sql(ctx, "duckdb"))
-            for ch in camp.channels:
-                point = _q(inputs.channel_points[ch])
-                consent = _q(inputs.channel_consents[ch])
-                why = (
-                    f"CASE WHEN c.{point} IS NULL OR trim(CAST(c.{point} AS VARCHAR)) = '' "
-                    f"THEN {_s('no ' + inputs.channel_points[ch])} "
-                    f"WHEN c.{consent} IS NOT TRUE THEN {_s('no consent for ' + ch)} END"
-                )
-                # score × value + 0.0 turns -0.0 into 0.0, which Python's sort treats as equal.
-                yield (
-                    f"SELECT c.id AS customer_id, {_s(camp.name)} AS campaign, "
-                    f"{_s(camp.kind)} AS kind, {_s(offer.code)} AS offer, {_s(ch)} AS channel, "
-                    f"CAST({int(camp.priority)} AS BIGINT) AS priority, {score} AS score, "
-                    f"{_f(float(offer.value))} AS value, {why} AS why "
-                    f"FROM cust c"
-                    + (" WHERE " + " AND ".join(f"({w})" for w in conds) if conds else "")
-                )
+@dataclass(frozen=True)
+class _Branch:
+    """One candidate kind: campaign ``j`` × offer × channel ``k``.
+
+    ``b`` is the branch's place in (campaign, offer, channel) order, the last tie-break of
+    :func:`tactica.domain.policy.rank_key`; its columns in the wide row are named by it.
+    """
+
+    b: int
+    j: int
+    campaign: CampaignPlan
+    offer: OfferPlan
+    channel: str
+    k: int
+
+    @property
+    def p(self) -> int:
+        return int(self.campaign.priority)
+
+    def above(self, wp: str, wv: str, wb: str) -> str:
+        """CASE arms: this branch ranks above the candidate (priority wp, sv wv, branch wb).
+
+        Written as CASE arms, not AND/OR, because DuckDB then evaluates each arm only on
+        the rows that reach it (several times faster on wide rows); wp, wv and wb must be
+        non-null where they are reached.
+        """
+        sv = f"sv{self.b}"
+        return (
+            f"WHEN {wp} <> {self.p} THEN {wp} < {self.p} "
+            f"WHEN {sv} <> {wv} THEN {sv} > {wv} ELSE {wb} > {self.b}"
+        )
+
+    def below(self, wp: str, wv: str, wb: str) -> str:
+        """CASE arms: this branch ranks below the candidate (see :meth:`above`)."""
+        sv = f"sv{self.b}"
+        return (
+            f"WHEN {wp} <> {self.p} THEN {wp} > {self.p} "
+            f"WHEN {sv} <> {wv} THEN {sv} < {wv} ELSE {wb} < {self.b}"
+        )
 
 
-def _values(rows: list[str], columns: str) -> str:
-    """A VALUES list as a subquery (never empty: a NULL row filtered out keeps the types)."""
-    return f"(SELECT * FROM (VALUES {', '.join(rows)}) t({columns}))"
+def _branches(camps: list[CampaignPlan], channels: list[str]) -> list[_Branch]:
+    raw = [
+        (camp.name, offer.code, ch, j, oi, camp, offer)
+        for j, camp in enumerate(camps)
+        for oi, offer in enumerate(camp.offers)
+        for ch in camp.channels
+    ]
+    raw.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4]))
+    return [
+        _Branch(b, j, camp, offer, ch, channels.index(ch))
+        for b, (_, _, ch, j, _, camp, offer) in enumerate(raw)
+    ]
 
 
-class _Sql:
-    """The connection plus the run's constants, so each step reads as one statement."""
+def _lookup(values: list[str], index: str) -> str:
+    """SQL for ``values[index]`` (0-based) over a constant list; NULL when index is NULL."""
+    return f"[{', '.join(values)}][{index} + 1]"
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, inputs: BatchInputs) -> None:
-        self.con = con
+
+class _Plan:
+    """The run's constants and the SQL text built from them."""
+
+    def __init__(self, inputs: BatchInputs) -> None:
         self.inputs = inputs
         self.policy: ContactPolicy = inputs.policy
+        self.camps: list[CampaignPlan] = list(inputs.campaigns)
+        self.channels = sorted({ch for c in self.camps for ch in c.channels})
+        self.branches = _branches(self.camps, self.channels)
+        self.by_camp: list[list[_Branch]] = [[] for _ in self.camps]
+        for br in self.branches:
+            self.by_camp[br.j].append(br)
         now = inputs.now.astimezone(UTC)
         self.now_us = (now - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
         self.now_ts = f"make_timestamptz(CAST({self.now_us} AS BIGINT))"
+        self.bits = len(self.policy.rules) <= _MAX_BITS
+        # At most one contact per campaign: there are never more rounds than campaigns.
+        self.rounds = min(max(self.policy.per_run, 0), len(self.camps))
 
-    def run(self, sql: str) -> None:
-        self.con.execute(sql)
+    # -- history ---------------------------------------------------------------------------
 
-    def count(self, table: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
-        return int(row[0]) if row else 0
+    def history_sql(self) -> str | None:
+        """Per-customer history: ``cap<i>`` counts, ``gap<i>`` nearest hours, ``rep<i>`` offers.
+
+        ``cap<i>`` counts counted ledger contacts in scope and window of rule i; ``gap<i>``
+        is the hours to the nearest one in scope (before or after ``now``), computed as the
+        domain does: microseconds / 1e6 / 3600 in doubles; ``rep<i>`` lists the offers made
+        within rule i's days.
+        """
+        now_us = self.now_us
+        aggs: list[str] = []
+        calendar = False
+        for i, rule in enumerate(self.policy.rules):
+            if isinstance(rule, FrequencyCap):
+                if rule.days is not None:
+                    window = f"l.at_us > {now_us - rule.days * _US_PER_DAY}"
+                else:
+                    calendar = True
+                    same = _calendar_same(rule, "l.ts", self.now_ts, "z.tz")
+                    window = f"(l.at_us >= {now_us} OR {same})"
+                aggs.append(
+                    f"count(*) FILTER (WHERE {_covers(rule.scope, 'l')} AND {window}) AS cap{i}"
+                )
+            elif isinstance(rule, MinGap):
+                hours = f"CAST(abs(l.at_us - {now_us}) AS DOUBLE) / 1000000.0 / 3600.0"
+                aggs.append(f"min({hours}) FILTER (WHERE {_covers(rule.scope, 'l')}) AS gap{i}")
+            else:
+                aggs.append(
+                    f"list(l.offer) FILTER (WHERE abs(l.at_us - {now_us}) "
+                    f"< {rule.days * _US_PER_DAY}) AS rep{i}"
+                )
+        if not aggs:
+            return None
+        tz_join = ""
+        if calendar:
+            col = self.inputs.timezone_column
+            # Unknown or missing zones count in UTC, as the domain does.
+            zone = (
+                f"coalesce((SELECT name FROM pg_timezone_names() WHERE name = c.{_q(col)}), 'UTC')"
+                if col
+                else "'UTC'"
+            )
+            tz_join = (
+                f"LEFT JOIN (SELECT c.id AS customer_id, {zone} AS tz FROM in_customers c) z "
+                "USING (customer_id)"
+            )
+        not_counted = ", ".join(_s(s) for s in _NOT_COUNTED)
+        return (
+            f"CREATE TABLE hist AS SELECT l.customer_id, {', '.join(aggs)} FROM ("
+            'SELECT customer_id, epoch_us(CAST("at" AS TIMESTAMPTZ)) AS at_us, '
+            'CAST("at" AS TIMESTAMPTZ) AS ts, channel, campaign_kind AS kind, offer '
+            f"FROM in_ledger WHERE coalesce(status, '') NOT IN ({not_counted})) l {tz_join} "
+            "GROUP BY l.customer_id"
+        )
+
+    def exclusions_sql(self) -> str:
+        """Exclusion-list reasons per customer, one column per channel ('all' counts in each)."""
+        cols = [
+            f"string_agg(DISTINCT reason, '; ' ORDER BY reason) "
+            f"FILTER (WHERE channel = 'all' OR channel = {_s(ch)}) AS xr{k}"
+            for k, ch in enumerate(self.channels)
+        ]
+        return (
+            f"CREATE TABLE excl AS SELECT customer_id, {', '.join(cols)} "
+            "FROM in_exclusions GROUP BY customer_id"
+        )
+
+    # -- the decision ----------------------------------------------------------------------
+
+    def decision_sql(self, has_hist: bool) -> str:
+        """The statement that fills ``dec``: one row per customer with any candidate."""
+        inputs = self.inputs
+        ctx = rule_context(
+            inputs.fields, inputs.now.astimezone(UTC).date(), "c", inputs.segment_rules
+        )
+
+        def rule_sql(src: str) -> str:
+            return f"coalesce(({compile_rule(src, inputs.fields).sql(ctx, 'duckdb')}), FALSE)"
+
+        # Level 1, over the customer row: its reasons per channel, history, campaign rules.
+        # The columns added start with '_', which no field name does.
+        l1 = ["c.*", "(v.customer_id IS NOT NULL) AS _vip"]
+        for k, ch in enumerate(self.channels):
+            point = _q(inputs.channel_points[ch])
+            consent = _q(inputs.channel_consents[ch])
+            # The exclusion list comes first, then the contact point, then consent.
+            l1.append(
+                f"coalesce(e.xr{k}, CASE WHEN c.{point} IS NULL "
+                f"OR trim(CAST(c.{point} AS VARCHAR)) = '' "
+                f"THEN {_s('no ' + inputs.channel_points[ch])} "
+                f"WHEN c.{consent} IS NOT TRUE THEN {_s('no consent for ' + ch)} END) AS _why{k}"
+            )
+        hist_cols = [
+            ("cap" if isinstance(r, FrequencyCap) else "gap" if isinstance(r, MinGap) else "rep")
+            + str(i)
+            for i, r in enumerate(self.policy.rules)
+        ]
+        if has_hist:
+            l1.extend(f"h.{col} AS _{col}" for col in hist_cols)
+        for j, camp in enumerate(self.camps):
+            l1.append(f"{rule_sql(camp.rule) if camp.rule else 'TRUE'} AS _r{j}")
+        src = (
+            "in_customers c LEFT JOIN excl e ON e.customer_id = c.id "
+            "LEFT JOIN (SELECT DISTINCT customer_id FROM in_vip) v ON v.customer_id = c.id"
+            + (" LEFT JOIN hist h ON h.customer_id = c.id" if has_hist else "")
+        )
+        sql = f"SELECT {', '.join(l1)} FROM {src}"
+
+        # Level 2: scores and offer rules, only where the campaign's rule holds (as a WHERE
+        # would: they are not evaluated elsewhere); e<b>: branch b is a candidate.
+        l2 = ["c.id AS id", "c._vip AS vip"]
+        l2.extend(f"c._why{k} AS why{k}" for k in range(len(self.channels)))
+        if has_hist:
+            l2.extend(f"c._{col} AS {col}" for col in hist_cols)
+        for j, camp in enumerate(self.camps):
+            score = "0.0"
+            if camp.score:
+                checked = compile_rule(camp.score, inputs.fields, expect=FieldType.FLOAT)
+                score = f"coalesce(CAST({checked.sql(ctx, 'duckdb')} AS DOUBLE), 0.0)"
+            l2.append(f"CASE WHEN c._r{j} THEN CAST({score} AS DOUBLE) END AS sc{j}")
+        for br in self.branches:
+            cond = f"c._r{br.j}"
+            if br.offer.rule:
+                cond = f"CASE WHEN c._r{br.j} THEN {rule_sql(br.offer.rule)} ELSE FALSE END"
+            l2.append(f"{cond} AS e{br.b}")
+        sql = f"SELECT {', '.join(l2)} FROM ({sql}) c"
+        # Only customers with a candidate somewhere go on.
+        sql = f"SELECT * FROM ({sql}) WHERE {_any([f'e{br.b}' for br in self.branches])}"
+        # score × value + 0.0 turns -0.0 into 0.0, which Python's sort treats as equal.
+        sv = [f"sc{br.j} * {_f(float(br.offer.value))} + 0.0 AS sv{br.b}" for br in self.branches]
+        sql = f"SELECT *, {', '.join(sv)} FROM ({sql})"
+
+        # Pairs — any candidate left after exclusion (a<j>), the control group (h<j>).
+        l2 = []
+        for j in range(len(self.camps)):
+            ok = [f"(e{br.b} AND why{br.k} IS NULL)" for br in self.by_camp[j]]
+            l2.append(f"{_any(ok)} AS a{j}")
+        l3 = []
+        for j, camp in enumerate(self.camps):
+            if camp.control_share > 0:
+                # Same hash as plan.control_bucket: first 8 hex digits of md5(id:campaign),
+                # mod BUCKETS; computed once per pair, and only for pairs with a candidate.
+                bucket = (
+                    "CAST('0x' || left(md5(CAST(id AS VARCHAR) || "
+                    f"{_s(':' + camp.name)}), 8) AS UBIGINT) % {BUCKETS}"
+                )
+                l3.append(
+                    f"CASE WHEN a{j} THEN {bucket} < {_f(camp.control_share * BUCKETS)} "
+                    f"ELSE FALSE END AS h{j}"
+                )
+                held = [(br, f"e{br.b} AND why{br.k} IS NULL") for br in self.by_camp[j]]
+                l3.append(f"{self._pick_sv(held)} AS hsv{j}")
+            else:
+                l3.append(f"FALSE AS h{j}")
+        l4 = [
+            f"(e{br.b} AND why{br.k} IS NULL AND NOT h{br.j}) AS live{br.b}" for br in self.branches
+        ]
+        for cols in (l2, l3, l4):
+            sql = f"SELECT *, {', '.join(cols)} FROM ({sql})"
+
+        # Rounds: alive<b>_<r> is branch b still in play before round r (1-based).
+        alive = {br.b: f"live{br.b}" for br in self.branches}
+        for r in range(1, self.rounds + 1):
+            sql = self._round(sql, r, alive)
+            alive = {br.b: f"alive{br.b}_{r + 1}" for br in self.branches}
+
+        # Final level: a stage code per campaign, and what the outputs need.
+        out = ["id"]
+        out.extend(f"why{k}" for k in range(len(self.channels)))
+        for r in range(1, self.rounds + 1):
+            out.extend([f"wb{r}", f"ws{r}", f"wv{r}"])
+        for j, camp in enumerate(self.camps):
+            brs = self.by_camp[j]
+            lo, hi = brs[0].b, brs[-1].b
+            chosen = _any([f"wb{r} BETWEEN {lo} AND {hi}" for r in range(1, self.rounds + 1)])
+            left = _any([alive[br.b] for br in brs])
+            pol = f"pr{j}_{self.rounds}" if self.rounds else "NULL"
+            pair = _any([f"e{br.b}" for br in brs])
+            out.append(
+                f"CASE WHEN NOT {pair} THEN NULL WHEN {chosen} THEN {_CHOSEN} "
+                f"WHEN h{j} THEN {_HELD} WHEN NOT a{j} THEN {_EXCLUDED} "
+                f"WHEN {left} THEN {_ARBITRATION} WHEN {pol} IS NOT NULL THEN {_POLICY} "
+                f"END AS st{j}"
+            )
+            out.append(f"{pol} AS pr{j}")
+            if camp.control_share > 0:
+                # The held-out candidate: the best one the control group kept back.
+                held = [(br, f"e{br.b} AND why{br.k} IS NULL") for br in brs]
+                best = self._pick(held, f"hsv{j}", {br.b: str(br.b) for br in brs})
+                out.append(f"CASE WHEN h{j} THEN {best} END AS hb{j}")
+                out.append(f"CASE WHEN h{j} THEN sc{j} END AS hs{j}")
+        return f"CREATE TABLE dec AS SELECT {', '.join(out)} FROM ({sql})"
+
+    @staticmethod
+    def _greatest(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else f"greatest({', '.join(items)})"
+
+    @staticmethod
+    def _pick_sv(cands: list[tuple[_Branch, str]]) -> str:
+        """SQL: the highest sv among candidates of one priority whose condition holds.
+
+        DuckDB orders NaN above every number in greatest(), comparisons and ORDER BY alike,
+        so a NaN score ranks as ``ORDER BY sv DESC`` would rank it.
+        """
+        return _Plan._greatest([f"CASE WHEN {c} THEN sv{br.b} END" for br, c in cands])
+
+    @staticmethod
+    def _pick(cands: list[tuple[_Branch, str]], wsv: str, what: dict[int, str]) -> str:
+        """SQL: ``what[b]`` of the first candidate b, in branch order, whose condition holds
+        and whose sv is ``wsv``: the best candidate of one priority."""
+        whens = " ".join(
+            f"WHEN {c} AND sv{br.b} = {wsv} THEN {what[br.b]}"
+            for br, c in sorted(cands, key=lambda x: x[0].b)
+        )
+        return f"CASE {whens} END"
+
+    def _broken(self, fails: list[str]) -> str:
+        """SQL: the rules broken, as a bit mask (or their names when there are too many)."""
+        if self.bits:
+            bits = " + ".join(
+                f"CASE WHEN {f} THEN {1 << i} ELSE 0 END"
+                for i, f in enumerate(fails)
+                if f != "FALSE"
+            )
+            return f"CAST({bits or '0'} AS BIGINT)"
+        names = [rule.name for rule in self.policy.rules]
+        texts = ", ".join(
+            f"CASE WHEN {f} THEN {_s(n)} END" for n, f in zip(names, fails, strict=True)
+        )
+        return f"concat_ws(', ', {texts})"
+
+    def _fails(self, br: _Branch, r: int) -> list[str]:
+        """SQL true when rule i fails for branch ``br`` in round ``r`` (one per rule).
+
+        In round r > 1, ``cc<i>_<r>`` / ``cg<i>_<r>`` count the contacts chosen in earlier
+        rounds that the rule covers, and ``offs_<r>`` lists their offers: all at ``now``,
+        so in every cap window, 0 hours away, same-offer within any positive number of days.
+        """
+        out: list[str] = []
+        for i, rule in enumerate(self.policy.rules):
+            if isinstance(rule, FrequencyCap):
+                if not rule.scope.covers(br.channel, br.campaign.kind):
+                    out.append("FALSE")
+                    continue
+                chosen = f" + cc{i}_{r}" if r > 1 else ""
+                fail = f"NOT vip AND coalesce(cap{i}, 0){chosen} >= {int(rule.max_contacts)}"
+            elif isinstance(rule, MinGap):
+                if not rule.scope.covers(br.channel, br.campaign.kind):
+                    out.append("FALSE")
+                    continue
+                hours = _f(rule.hours)
+                parts = [f"(gap{i} IS NOT NULL AND NOT (gap{i} >= {hours}))"]
+                # "0 hours away is too close", NaN-safe as the domain's comparison is.
+                if r > 1 and not (rule.hours <= 0.0):
+                    parts.append(f"cg{i}_{r} > 0")
+                fail = f"NOT vip AND {_any(parts)}"
+            else:
+                parts = [f"list_contains(rep{i}, {_s(br.offer.code)})"]
+                if r > 1 and rule.days > 0:
+                    parts.append(f"list_contains(offs_{r}, {_s(br.offer.code)})")
+                fail = _any(parts)
+            out.append(f"coalesce({fail}, FALSE)")
+        return out
+
+    def _round(self, sql: str, r: int, alive: dict[int, str]) -> str:
+        """Wrap ``sql`` with the projections of round ``r`` (see the module docstring)."""
+        l1: list[str] = []  # per branch: passes now
+        fails = {br.b: self._fails(br, r) for br in self.branches}
+        for br in self.branches:
+            l1.append(
+                f"CASE WHEN {alive[br.b]} THEN NOT {_any(fails[br.b])} ELSE FALSE END "
+                f"AS ok{br.b}_{r}"
+            )
+        sql = f"SELECT *, {', '.join(l1)} FROM ({sql})"
+        # The winner: each customer's best candidate that passes now, found as the highest
+        # priority (wp), then the highest sv at that priority (wv), then the first branch.
+        wp, wv, wb = f"wp{r}", f"wv{r}", f"wb{r}"
+        oks = [f"CASE WHEN ok{br.b}_{r} THEN {br.p} END" for br in self.branches]
+        sql = f"SELECT *, {self._greatest(oks)} AS {wp} FROM ({sql})"
+        levels = sorted({br.p for br in self.branches})
+        by_p = {p: [(br, f"ok{br.b}_{r}") for br in self.branches if br.p == p] for p in levels}
+        pick_sv = " ".join(f"WHEN {p} THEN {self._pick_sv(c)}" for p, c in by_p.items())
+        sql = f"SELECT *, CASE {wp} {pick_sv} END AS {wv} FROM ({sql})"
+        pick_b = " ".join(
+            f"WHEN {p} THEN {self._pick(c, wv, {br.b: str(br.b) for br, _ in c})}"
+            for p, c in by_p.items()
+        )
+        sql = f"SELECT *, CASE {wp} {pick_b} END AS {wb} FROM ({sql})"
+        # The campaigns' branches are consecutive: campaign j is chosen iff wb is in its range.
+        spans = {j: (brs[0].b, brs[-1].b) for j, brs in enumerate(self.by_camp)}
+        score_of = " ".join(
+            f"WHEN {wb} BETWEEN {lo} AND {hi} THEN sc{j}" for j, (lo, hi) in spans.items()
+        )
+        l2 = [f"CASE {score_of} END AS ws{r}"]
+        # Dropped by the policy: ranked above the winner (or no winner) and so failing. A
+        # pair's reason is its best dropped candidate's, from the first round that dropped
+        # one (later rounds only drop candidates ranked lower).
+        dropped = {
+            br.b: f"CASE WHEN NOT {alive[br.b]} THEN FALSE WHEN {wb} IS NULL THEN TRUE "
+            f"{br.above(wp, wv, wb)} END"
+            for br in self.branches
+        }
+        l3 = []
+        for j, brs in enumerate(self.by_camp):
+            # The rules broken are only worked out for the candidate that gives the reason.
+            if len(brs) == 1:
+                br = brs[0]
+                now_reason = f"CASE WHEN {dropped[br.b]} THEN {self._broken(fails[br.b])} END"
+            else:
+                for br in brs:
+                    l2.append(f"{dropped[br.b]} AS d{br.b}_{r}")
+                cands = [(br, f"d{br.b}_{r}") for br in brs]
+                l2.append(f"{self._pick_sv(cands)} AS dsv{j}_{r}")
+                now_reason = self._pick(
+                    cands, f"dsv{j}_{r}", {br.b: self._broken(fails[br.b]) for br in brs}
+                )
+            prev = f"pr{j}_{r - 1}" if r > 1 else "NULL"
+            l3.append(f"coalesce({prev}, {now_reason}) AS pr{j}_{r}")
+        # Still in play: ranked below the winner, and not of the winner's campaign.
+        for br in self.branches:
+            lo, hi = spans[br.j]
+            l2.append(
+                f"CASE WHEN NOT {alive[br.b]} OR {wb} IS NULL OR {wb} BETWEEN {lo} AND {hi} "
+                f"THEN FALSE {br.below(wp, wv, wb)} END AS alive{br.b}_{r + 1}"
+            )
+        # What the next round counts: the winner joins the ledger, at now.
+        if r < self.rounds:
+            for i, rule in enumerate(self.policy.rules):
+                if isinstance(rule, FrequencyCap | MinGap):
+                    covered = [
+                        str(br.b)
+                        for br in self.branches
+                        if rule.scope.covers(br.channel, br.campaign.kind)
+                    ]
+                    prev = f"cc{i}_{r}" if isinstance(rule, FrequencyCap) else f"cg{i}_{r}"
+                    name = "cc" if isinstance(rule, FrequencyCap) else "cg"
+                    prev_sql = prev if r > 1 else "0"
+                    counted = f"CASE WHEN {_in(wb, covered)} THEN 1 ELSE 0 END"
+                    l2.append(f"CAST({prev_sql} + {counted} AS BIGINT) AS {name}{i}_{r + 1}")
+            if any(isinstance(rule, NoRepeatOffer) for rule in self.policy.rules):
+                offers = _lookup([_s(br.offer.code) for br in self.branches], f"wb{r}")
+                prev = f"offs_{r}" if r > 1 else "CAST([] AS VARCHAR[])"
+                l2.append(
+                    f"CASE WHEN wb{r} IS NULL THEN {prev} "
+                    f"ELSE list_append({prev}, {offers}) END AS offs_{r + 1}"
+                )
+        sql = f"SELECT *, {', '.join(l2)} FROM ({sql})"
+        return f"SELECT *, {', '.join(l3)} FROM ({sql})"
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    def meta_sql(self) -> str:
+        """``bm``: the branches' names and the campaigns' capacity and cost, by branch."""
+        rows = [
+            f"({br.b}, {br.j}, {_s(br.campaign.name)}, {_s(br.campaign.kind)}, "
+            f"{_s(br.offer.code)}, {_s(br.channel)}, "
+            f"{'NULL' if br.campaign.capacity is None else int(br.campaign.capacity)}, "
+            f"CAST({_s(str(br.campaign.cost_per_contact))} AS DECIMAL(18, 6)))"
+            for br in self.branches
+        ]
+        return (
+            "CREATE TABLE bm AS SELECT * FROM (VALUES "
+            + ", ".join(rows)
+            + ") t(b, j, campaign, kind, offer, channel, cap, cost)"
+        )
+
+    def chosen_sql(self) -> str:
+        """``chosen``: every round's winners, with ``kept`` false for those cut by capacity."""
+        rounds = " UNION ALL ".join(
+            f"SELECT id, wb{r} AS b, ws{r} AS score, wv{r} AS sv, CAST({r} AS BIGINT) AS rnd "
+            f"FROM dec WHERE wb{r} IS NOT NULL"
+            for r in range(1, self.rounds + 1)
+        )
+        # Capacity: per campaign, best first, then the lowest customer id.
+        return (
+            "CREATE TABLE chosen AS SELECT w.*, m.campaign, m.kind, m.offer, m.channel, m.cap, "
+            "m.cost, (m.cap IS NULL OR row_number() OVER (PARTITION BY m.campaign "
+            "ORDER BY w.sv DESC, m.offer, m.channel, w.id) <= m.cap) AS kept "
+            f"FROM ({rounds}) w JOIN bm m USING (b)"
+        )
+
+    def exclusion_reason(self, j: int) -> str:
+        """SQL for the exclusion reason of campaign j's pair: its channels' reasons, sorted."""
+        ks = sorted({self.channels.index(ch) for ch in self.camps[j].channels})
+        if len(ks) == 1:
+            return f"why{ks[0]}"
+        items = ", ".join(f"why{k}" for k in ks)
+        return f"array_to_string(list_sort(list_distinct([{items}])), '; ')"
+
+    def policy_reason(self, col: str) -> str:
+        """SQL for the names of the rules broken, from the ``fb`` value in ``col``."""
+        if not self.bits:
+            return col
+        names = [
+            f"CASE WHEN {col} & {1 << i} <> 0 THEN {_s(rule.name)} END"
+            for i, rule in enumerate(self.policy.rules)
+        ]
+        return f"concat_ws(', ', {', '.join(names)})" if names else "''"
+
+    def suppressed_sql(self) -> str:
+        """The suppressed output: one row per (customer, campaign) pair not contacted."""
+        per_run = _s(f"{self.policy.per_run} per run already chosen")
+        parts = [
+            f"SELECT id AS customer_id, {_s(camp.name)} AS campaign, "
+            f"CASE st{j} WHEN {_EXCLUDED} THEN 'exclusion' WHEN {_ARBITRATION} THEN 'arbitration' "
+            f"ELSE 'policy' END AS stage, "
+            f"CASE st{j} WHEN {_EXCLUDED} THEN {self.exclusion_reason(j)} "
+            f"WHEN {_ARBITRATION} THEN {per_run} ELSE {self.policy_reason(f'pr{j}')} END AS reason "
+            f"FROM dec WHERE st{j} >= {_EXCLUDED}"
+            for j, camp in enumerate(self.camps)
+        ]
+        parts.append(
+            "SELECT id, campaign, 'capacity', 'capacity ' || cap FROM chosen WHERE NOT kept"
+        )
+        return " UNION ALL ".join(parts)
+
+    def held_sql(self) -> str | None:
+        """The held-out output: per held pair, its best candidate."""
+        parts = [
+            f"SELECT id, hb{j} AS b, hs{j} AS score FROM dec WHERE st{j} = {_HELD}"
+            for j, camp in enumerate(self.camps)
+            if camp.control_share > 0
+        ]
+        if not parts:
+            return None
+        return (
+            "SELECT h.id AS customer_id, m.campaign, m.offer, m.channel, h.score "
+            f"FROM ({' UNION ALL '.join(parts)}) h JOIN bm m USING (b)"
+        )
+
+    def funnel_sql(self) -> str:
+        """Counts of pairs per campaign and stage, and of exclusions per reason."""
+        counts = [
+            f"SELECT {j} AS j, st{j} AS st, "
+            f"CASE WHEN st{j} = {_EXCLUDED} THEN {self.exclusion_reason(j)} END AS reason "
+            f"FROM dec WHERE st{j} IS NOT NULL"
+            for j in range(len(self.camps))
+        ]
+        return f"SELECT j, st, reason, count(*) FROM ({' UNION ALL '.join(counts)}) GROUP BY ALL"
+
+
+def _covers(scope: Scope, alias: str) -> str:
+    """SQL for ``scope.covers(channel, kind)`` on a row with ``channel`` and ``kind``."""
+    parts = ["TRUE"]
+    if scope.channel is not None:
+        parts.append(f"{alias}.channel = {_s(scope.channel)}")
+    if scope.campaign_kind is not None:
+        parts.append(f"{alias}.kind = {_s(scope.campaign_kind)}")
+    return " AND ".join(parts)
 
 
 def _calendar_same(rule: FrequencyCap, at: str, now: str, tz: str) -> str:
@@ -160,170 +671,6 @@ def _calendar_same(rule: FrequencyCap, at: str, now: str, tz: str) -> str:
     # date_trunc('week') is the ISO week (Monday); local wall-clock time in the customer's zone.
     local = "date_trunc('{unit}', {ts} AT TIME ZONE {tz})"
     return local.format(unit=unit, ts=at, tz=tz) + " = " + local.format(unit=unit, ts=now, tz=tz)
-
-
-def _history(sql: _Sql) -> tuple[bool, bool]:
-    """Per-customer history features (``hist``) and per-offer repeats (``hoff``).
-
-    ``hist.cap<i>`` counts counted ledger contacts in scope and window of rule i;
-    ``hist.gap<i>`` is the hours to the nearest one in scope (before or after ``now``),
-    computed as the domain does: microseconds / 1e6 / 3600 in doubles. ``hoff.rep<i>``:
-    the offer was made within rule i's days.
-    """
-    rules = sql.policy.rules
-    now_us = sql.now_us
-    sql.run(
-        'CREATE TABLE led AS SELECT customer_id, epoch_us(CAST("at" AS TIMESTAMPTZ)) AS at_us, '
-        'CAST("at" AS TIMESTAMPTZ) AS ts, channel, campaign_kind AS kind, offer FROM in_ledger '
-        f"WHERE coalesce(status, '') NOT IN ({', '.join(_s(s) for s in _NOT_COUNTED)})"
-    )
-    aggs: list[str] = []
-    calendar = any(isinstance(r, FrequencyCap) and r.calendar is not None for r in rules)
-    for i, rule in enumerate(rules):
-        if isinstance(rule, FrequencyCap):
-            if rule.days is not None:
-                window = f"l.at_us > {now_us - rule.days * _US_PER_DAY}"
-            else:
-                same = _calendar_same(rule, "l.ts", sql.now_ts, "z.tz")
-                window = f"(l.at_us >= {now_us} OR {same})"
-            aggs.append(
-                f"count(*) FILTER (WHERE {_covers(rule.scope, 'l')} AND {window}) AS cap{i}"
-            )
-        elif isinstance(rule, MinGap):
-            hours = f"CAST(abs(l.at_us - {now_us}) AS DOUBLE) / 1000000.0 / 3600.0"
-            aggs.append(f"min({hours}) FILTER (WHERE {_covers(rule.scope, 'l')}) AS gap{i}")
-    has_hist = bool(aggs)
-    if has_hist:
-        tz_join = ""
-        if calendar:
-            col = sql.inputs.timezone_column
-            # Unknown or missing zones count in UTC, as the domain does.
-            zone = (
-                f"coalesce((SELECT name FROM pg_timezone_names() WHERE name = c.{_q(col)}), 'UTC')"
-                if col
-                else "'UTC'"
-            )
-            sql.run(f"CREATE TABLE tzs AS SELECT c.id AS customer_id, {zone} AS tz FROM cust c")
-            tz_join = "LEFT JOIN tzs z USING (customer_id)"
-        sql.run(
-            f"CREATE TABLE hist AS SELECT l.customer_id, {', '.join(aggs)} "
-            f"FROM led l {tz_join} GROUP BY l.customer_id"
-        )
-    reps = [
-        f"bool_or(abs(at_us - {now_us}) < {r.days * _US_PER_DAY}) AS rep{i}"
-        for i, r in enumerate(rules)
-        if isinstance(r, NoRepeatOffer)
-    ]
-    has_hoff = bool(reps)
-    if has_hoff:
-        sql.run(
-            f"CREATE TABLE hoff AS SELECT customer_id, offer, {', '.join(reps)} "
-            "FROM led GROUP BY customer_id, offer"
-        )
-    return has_hist, has_hoff
-
-
-def _failures(policy: ContactPolicy) -> list[tuple[str, str]]:
-    """(rule name, SQL that is true when the rule fails) for a live row ``l``.
-
-    ``h`` is the history, ``o`` the offer history, ``s`` the contacts chosen in earlier
-    rounds (all at ``now``: in every cap window, 0 hours away, same-offer within any
-    positive number of days).
-    """
-    out: list[tuple[str, str]] = []
-    for i, rule in enumerate(policy.rules):
-        if isinstance(rule, FrequencyCap):
-            fail = (
-                f"NOT l.vip AND {_covers(rule.scope, 'l')} AND "
-                f"coalesce(h.cap{i}, 0) + coalesce(s.cc{i}, 0) >= {int(rule.max_contacts)}"
-            )
-        elif isinstance(rule, MinGap):
-            hours = _f(rule.hours)
-            fail = (
-                f"NOT l.vip AND {_covers(rule.scope, 'l')} AND ("
-                f"(coalesce(s.cg{i}, 0) > 0 AND NOT (0.0 >= {hours})) "
-                f"OR (h.gap{i} IS NOT NULL AND NOT (h.gap{i} >= {hours})))"
-            )
-        else:
-            chosen_same = (
-                "list_contains(coalesce(s.offers, []), l.offer)" if rule.days > 0 else "FALSE"
-            )
-            fail = f"coalesce(o.rep{i}, FALSE) OR {chosen_same}"
-        out.append((rule.name, f"coalesce({fail}, FALSE)"))
-    return out
-
-
-def _state_columns(policy: ContactPolicy, alias: str) -> list[tuple[str, str]]:
-    """(column, SQL 0/1 for one chosen row ``alias``) of the per-customer round state."""
-    cols: list[tuple[str, str]] = []
-    for i, rule in enumerate(policy.rules):
-        if isinstance(rule, FrequencyCap):
-            cols.append((f"cc{i}", f"CAST({_covers(rule.scope, alias)} AS BIGINT)"))
-        elif isinstance(rule, MinGap):
-            cols.append((f"cg{i}", f"CAST({_covers(rule.scope, alias)} AS BIGINT)"))
-    return cols
-
-
-def _rounds(sql: _Sql, has_hist: bool, has_hoff: bool) -> None:
-    """Policy and arbitration: ``per_run`` set-based rounds (see the module docstring).
-
-    Fills ``chosen`` (winners, with ``rnd``), ``pol`` (rows dropped by the policy, with the
-    rules they broke) and leaves in ``live`` the rows that lost to ``per_run``.
-    """
-    policy = sql.policy
-    fails = _failures(policy)
-    ok = " AND ".join(f"NOT {f}" for _, f in fails) or "TRUE"
-    failed = (
-        "concat_ws(', ', " + ", ".join(f"CASE WHEN {f} THEN {_s(n)} END" for n, f in fails) + ")"
-        if fails
-        else "''"
-    )
-    state = _state_columns(policy, "w")
-    sql.run(
-        "CREATE TABLE st AS SELECT customer_id, "
-        + "".join(f"CAST(0 AS BIGINT) AS {c}, " for c, _ in state)
-        + "CAST([] AS VARCHAR[]) AS offers FROM live WHERE FALSE"
-    )
-    sql.run("CREATE TABLE chosen AS SELECT *, CAST(0 AS BIGINT) AS rnd FROM live WHERE FALSE")
-    sql.run(
-        "CREATE TABLE pol AS SELECT customer_id, campaign, rk, '' AS failed FROM live WHERE FALSE"
-    )
-    joins = (" LEFT JOIN hist h USING (customer_id)" if has_hist else "") + (
-        " LEFT JOIN hoff o USING (customer_id, offer)" if has_hoff else ""
-    )
-    for rnd in range(1, max(policy.per_run, 0) + 1):
-        sql.run(
-            f"CREATE OR REPLACE TABLE ev AS SELECT l.*, ({ok}) AS ok, {failed} AS failed "
-            f"FROM live l{joins} LEFT JOIN st s USING (customer_id)"
-        )
-        # The winner: each customer's best candidate that passes now.
-        sql.run(
-            "CREATE OR REPLACE TABLE win AS SELECT customer_id, "
-            "min(rk) FILTER (WHERE ok) AS win_rk FROM ev GROUP BY customer_id"
-        )
-        sql.run(
-            "INSERT INTO pol SELECT e.customer_id, e.campaign, e.rk, e.failed "
-            "FROM ev e JOIN win w USING (customer_id) "
-            "WHERE NOT e.ok AND (w.win_rk IS NULL OR e.rk < w.win_rk)"
-        )
-        sql.run(
-            "CREATE OR REPLACE TABLE won AS SELECT e.* EXCLUDE (ok, failed) "
-            "FROM ev e JOIN win w ON e.customer_id = w.customer_id AND e.rk = w.win_rk"
-        )
-        sql.run(f"INSERT INTO chosen SELECT *, {rnd} FROM won")
-        sql.run(
-            "CREATE OR REPLACE TABLE live AS SELECT e.* EXCLUDE (ok, failed) "
-            "FROM ev e JOIN won w USING (customer_id) "
-            "WHERE e.rk > w.rk AND e.campaign <> w.campaign"
-        )
-        if rnd == policy.per_run or sql.count("live") == 0:
-            break
-        sql.run(
-            "CREATE OR REPLACE TABLE st AS SELECT w.customer_id, "
-            + "".join(f"coalesce(s.{c}, 0) + {e} AS {c}, " for c, e in state)
-            + "list_append(coalesce(s.offers, CAST([] AS VARCHAR[])), w.offer) AS offers "
-            "FROM won w LEFT JOIN st s USING (customer_id)"
-        )
 
 
 def decide_batch(inputs: BatchInputs) -> BatchDecision:
@@ -342,7 +689,17 @@ def decide_batch(inputs: BatchInputs) -> BatchDecision:
 
 
 def _decide(con: duckdb.DuckDBPyConnection, inputs: BatchInputs) -> BatchDecision:
+    plan = _Plan(inputs)
+    if not plan.branches:
+        return BatchDecision(
+            _CONTACTS_SCHEMA.empty_table(),
+            _HELD_SCHEMA.empty_table(),
+            _SUPPRESSED_SCHEMA.empty_table(),
+            [],
+        )
     con.execute("SET TimeZone = 'UTC'")
+    # No statement here relies on row order: let DuckDB skip keeping it.
+    con.execute("SET preserve_insertion_order = false")
     for name, table in (
         ("in_customers", inputs.customers),
         ("in_ledger", inputs.ledger),
@@ -351,138 +708,52 @@ def _decide(con: duckdb.DuckDBPyConnection, inputs: BatchInputs) -> BatchDecisio
         (MEMBERS_TABLE, inputs.members or MEMBERS_SCHEMA.empty_table()),
     ):
         con.register(name, table)
-    sql = _Sql(con, inputs)
-    camps: list[CampaignPlan] = list(inputs.campaigns)
-    channels = sorted({ch for c in camps for ch in c.channels})
-
-    sql.run("CREATE TABLE cust AS SELECT * FROM in_customers")
-    # Exclusion-list entries per (customer, channel); 'all' applies to every channel.
-    ch_values = _values([f"({_s(ch)})" for ch in channels] or ["(NULL)"], "channel")
-    sql.run(
-        "CREATE TABLE excl AS SELECT x.customer_id, ch.channel, "
-        "string_agg(DISTINCT x.reason, '; ' ORDER BY x.reason) AS reason "
-        f"FROM in_exclusions x JOIN {ch_values} ch ON x.channel = ch.channel OR x.channel = 'all' "
-        "GROUP BY x.customer_id, ch.channel"
-    )
-    branches = list(_branches(inputs))
-    union = " UNION ALL ".join(branches) if branches else _NO_CANDIDATES
-    # The exclusion list comes first, then the contact point, then consent.
-    sql.run(
-        "CREATE TABLE cand AS SELECT k.* EXCLUDE (why), "
-        "k.score * k.value + 0.0 AS sv, coalesce(e.reason, k.why) AS reason "
-        f"FROM ({union}) k LEFT JOIN excl e USING (customer_id, channel)"
-    )
-
-    shares = [c for c in camps if c.control_share > 0]
-    thresholds = _values(
-        [f"({_s(c.name)}, {_f(c.control_share * BUCKETS)})" for c in shares] or ["(NULL, NULL)"],
-        "campaign, threshold",
-    )
-    # Same hash as plan.control_bucket: first 8 hex digits of md5(id:campaign), mod BUCKETS.
-    sql.run(
-        "CREATE TABLE held AS SELECT p.customer_id, p.campaign FROM "
-        "(SELECT DISTINCT customer_id, campaign FROM cand WHERE reason IS NULL) p "
-        f"JOIN {thresholds} t USING (campaign) "
-        "WHERE CAST('0x' || left(md5(CAST(p.customer_id AS VARCHAR) || ':' || p.campaign), 8) "
-        f"AS UBIGINT) % {BUCKETS} < t.threshold"
-    )
-    # rk: the customer's candidates in domain.policy.rank_key order.
-    sql.run(
-        "CREATE TABLE live AS SELECT k.customer_id, k.campaign, k.kind, k.offer, "
-        "k.channel, k.priority, k.score, k.sv, (v.customer_id IS NOT NULL) AS vip, "
-        "row_number() OVER (PARTITION BY k.customer_id "
-        "ORDER BY k.priority DESC, k.sv DESC, k.campaign, k.offer, k.channel) AS rk "
-        "FROM cand k LEFT JOIN (SELECT DISTINCT customer_id FROM in_vip) v USING (customer_id) "
-        "WHERE k.reason IS NULL AND NOT EXISTS (SELECT 1 FROM held h "
-        "WHERE h.customer_id = k.customer_id AND h.campaign = k.campaign)"
-    )
-    has_hist, has_hoff = _history(sql)
-    _rounds(sql, has_hist, has_hoff)
-
-    caps = _values(
-        [
-            f"({_s(c.name)}, {'NULL' if c.capacity is None else int(c.capacity)}, "
-            f"CAST({_s(str(c.cost_per_contact))} AS DECIMAL(18, 6)))"
-            for c in camps
-        ]
-        or ["(NULL, NULL, NULL)"],
-        "campaign, cap, cost",
-    )
-    sql.run(
-        "CREATE TABLE contacts AS SELECT * EXCLUDE (pos) FROM ("
-        "SELECT c.*, t.cap, t.cost, row_number() OVER (PARTITION BY c.campaign "
-        "ORDER BY c.priority DESC, c.sv DESC, c.offer, c.channel, c.customer_id) AS pos "
-        f"FROM chosen c JOIN {caps} t USING (campaign)) WHERE cap IS NULL OR pos <= cap"
-    )
-    per_run = f"{sql.policy.per_run} per run already chosen"
-    sql.run(
-        "CREATE TABLE sup AS "
-        "SELECT customer_id, campaign, 'exclusion' AS stage, "
-        "string_agg(DISTINCT reason, '; ' ORDER BY reason) AS reason FROM cand "
-        "GROUP BY customer_id, campaign HAVING bool_and(reason IS NOT NULL) "
-        "UNION ALL SELECT customer_id, campaign, 'policy', arg_min(failed, rk) FROM pol p "
-        "WHERE NOT EXISTS (SELECT 1 FROM chosen c "
-        "WHERE c.customer_id = p.customer_id AND c.campaign = p.campaign) "
-        "AND NOT EXISTS (SELECT 1 FROM live l "
-        "WHERE l.customer_id = p.customer_id AND l.campaign = p.campaign) "
-        "GROUP BY customer_id, campaign "
-        f"UNION ALL SELECT DISTINCT customer_id, campaign, 'arbitration', {_s(per_run)} FROM live "
-        "UNION ALL SELECT customer_id, campaign, 'capacity', 'capacity ' || cap FROM chosen c "
-        f"JOIN {caps} t USING (campaign) WHERE NOT EXISTS (SELECT 1 FROM contacts k "
-        "WHERE k.customer_id = c.customer_id AND k.campaign = c.campaign)"
-    )
+    hist = plan.history_sql()
+    if hist:
+        con.execute(hist)
+    con.execute(plan.exclusions_sql())
+    con.execute(plan.decision_sql(hist is not None))
+    con.execute(plan.meta_sql())
+    con.execute(plan.chosen_sql())
     contacts = con.sql(
-        "SELECT customer_id, campaign, kind AS campaign_kind, offer, channel, score, cost, "
-        "rnd AS rank FROM contacts ORDER BY customer_id, rnd"
+        "SELECT id AS customer_id, campaign, kind AS campaign_kind, offer, channel, score, "
+        "cost, rnd AS rank FROM chosen WHERE kept"
     ).to_arrow_table()
-    held_out = con.sql(
-        "SELECT customer_id, campaign, offer, channel, score FROM cand k "
-        "SEMI JOIN held h USING (customer_id, campaign) WHERE k.reason IS NULL "
-        "QUALIFY row_number() OVER (PARTITION BY customer_id, campaign "
-        "ORDER BY sv DESC, offer, channel) = 1 ORDER BY customer_id, campaign"
-    ).to_arrow_table()
-    suppressed = con.sql(
-        "SELECT customer_id, campaign, stage, reason FROM sup ORDER BY customer_id, campaign"
-    ).to_arrow_table()
-    return BatchDecision(contacts, held_out, suppressed, _funnel(con, camps))
+    held_sql = plan.held_sql()
+    held_out = con.sql(held_sql).to_arrow_table() if held_sql else _HELD_SCHEMA.empty_table()
+    suppressed = con.sql(plan.suppressed_sql()).to_arrow_table()
+    return BatchDecision(
+        contacts.cast(_CONTACTS_SCHEMA),
+        held_out.cast(_HELD_SCHEMA),
+        suppressed.cast(_SUPPRESSED_SCHEMA),
+        _funnel(con, plan),
+    )
 
 
-def _funnel(con: duckdb.DuckDBPyConnection, camps: list[CampaignPlan]) -> list[FunnelRow]:
+def _funnel(con: duckdb.DuckDBPyConnection, plan: _Plan) -> list[FunnelRow]:
     """Counts per campaign, in customers: every stage keeps a subset of the one before."""
-    candidates = dict(
-        con.execute(
-            "SELECT campaign, count(DISTINCT customer_id) FROM cand GROUP BY campaign"
-        ).fetchall()
+    stages: dict[tuple[int, int], int] = {}
+    excluded: dict[int, dict[str, int]] = {}
+    for j, st, reason, n in con.execute(plan.funnel_sql()).fetchall():
+        stages[j, st] = stages.get((j, st), 0) + int(n)
+        if st == _EXCLUDED:
+            excluded.setdefault(j, {})[reason] = int(n)
+    kept = dict(
+        con.execute("SELECT campaign, count(*) FROM chosen WHERE kept GROUP BY campaign").fetchall()
     )
-    held = dict(con.execute("SELECT campaign, count(*) FROM held GROUP BY campaign").fetchall())
-    contacts = dict(
-        con.execute("SELECT campaign, count(*) FROM contacts GROUP BY campaign").fetchall()
-    )
-    stages: dict[tuple[str, str], int] = {}
-    excluded: dict[str, dict[str, int]] = {}
-    for campaign, stage, reason, n in con.execute(
-        "SELECT campaign, stage, reason, count(*) FROM sup GROUP BY ALL ORDER BY ALL"
-    ).fetchall():
-        stages[campaign, stage] = stages.get((campaign, stage), 0) + int(n)
-        if stage == "exclusion":
-            excluded.setdefault(campaign, {})[reason] = int(n)
     out: list[FunnelRow] = []
-    for c in camps:
-        n = int(candidates.get(c.name, 0))
-        after_policy = (
-            n
-            - stages.get((c.name, "exclusion"), 0)
-            - int(held.get(c.name, 0))
-            - stages.get((c.name, "policy"), 0)
-        )
-        after_arbitration = after_policy - stages.get((c.name, "arbitration"), 0)
-        k = int(contacts.get(c.name, 0))
+    for j, c in enumerate(plan.camps):
+        n = sum(v for (jj, _), v in stages.items() if jj == j)
+        held = stages.get((j, _HELD), 0)
+        after_policy = n - stages.get((j, _EXCLUDED), 0) - held - stages.get((j, _POLICY), 0)
+        after_arbitration = after_policy - stages.get((j, _ARBITRATION), 0)
+        k = int(kept.get(c.name, 0))
         out.append(
             FunnelRow(
                 campaign=c.name,
                 candidates=n,
-                excluded=excluded.get(c.name, {}),
-                held_out=int(held.get(c.name, 0)),
+                excluded=dict(sorted(excluded.get(j, {}).items())),
+                held_out=held,
                 after_policy=after_policy,
                 after_arbitration=after_arbitration,
                 after_capacity=k,

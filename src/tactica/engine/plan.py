@@ -130,7 +130,9 @@ class BatchDecision:
     (1 = the customer's best contact in this run). ``held_out``: customer_id, campaign,
     offer, channel, score (the best candidate the control group kept back).
     ``suppressed``: customer_id, campaign, stage (exclusion / policy / arbitration /
-    capacity), reason. ``funnel``: one row per campaign, in the order given.
+    capacity), reason. ``funnel``: one row per campaign, in the order given. Rows of the
+    three tables come in no particular order (sorting millions of rows is left to the
+    callers that need it); ``score`` is always a double.
     """
 
     contacts: pa.Table
