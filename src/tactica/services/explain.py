@@ -29,7 +29,7 @@ from tactica.engine.membership import MEMBERS_SCHEMA, MEMBERS_TABLE, rule_contex
 from tactica.engine.plan import BUCKETS, BatchInputs, CampaignPlan, control_bucket
 from tactica.errors import NotFound
 from tactica.services.programs import get_program
-from tactica.services.run_inputs import read_inputs, take_snapshot
+from tactica.services.run_inputs import campaign_rule, read_inputs, take_snapshot
 from tactica.services.runs import get_run, suppressions_of
 from tactica.store.db import Store
 from tactica.store.models import Contact
@@ -121,7 +121,7 @@ def _target_steps(ev: _Evaluator, plan: CampaignPlan, snapshot: Mapping[str, Any
     segment = spec.get("segment")
     if segment:
         rule = snapshot["segments"].get(segment)
-        ok = ev.holds(f"in_segment('{segment.replace(chr(39), chr(39) * 2)}')")
+        ok = ev.holds(campaign_rule(segment, None) or "true")
         steps.append(
             Step(f"segment '{segment}'", ok, f"rule: {rule}" if rule else "static segment")
         )

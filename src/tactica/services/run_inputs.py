@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tactica.domain.lists import ListKind
 from tactica.domain.policy import Calendar, ContactPolicy, FrequencyCap, MinGap, NoRepeatOffer
 from tactica.domain.rules import compile_rule
+from tactica.domain.rules.ast import render_literal
 from tactica.domain.schema import CustomerSchema, FieldType
 from tactica.engine.membership import MEMBERS_SCHEMA
 from tactica.engine.plan import (
@@ -50,11 +51,6 @@ from tactica.store.models import (
 
 #: Campaign kinds a batch run decides (triggered campaigns answer events, in real time).
 BATCH_KINDS = frozenset({"outbound"})
-
-
-def _quote(text: str) -> str:
-    """A rule-language string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def take_snapshot(session: Session, program: Program) -> dict[str, Any]:
@@ -90,7 +86,7 @@ def campaign_rule(segment: str | None, eligibility: str | None) -> str | None:
     """One rule for a campaign's target: its segment and its eligibility rule."""
     parts = []
     if segment:
-        parts.append(f"in_segment({_quote(segment)})")
+        parts.append(f"in_segment({render_literal(segment)})")
     if eligibility:
         parts.append(f"({eligibility})")
     return " and ".join(parts) or None

@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
@@ -337,43 +338,41 @@ def _contact_rows(
     decision: BatchDecision, run_id: int, program: str, kinds: dict[str, str]
 ) -> pa.Table:
     """Contacts (queued) and held-out members (held_out) as rows of the contacts table."""
-    c = decision.contacts
-    h = decision.held_out
+    c, h = decision.contacts, decision.held_out
     n, m = c.num_rows, h.num_rows
-    kind_of = pa.array([kinds.get(x, "outbound") for x in h["campaign"].to_pylist()], pa.string())
+    # Held-out rows carry no campaign kind: look it up per campaign, column-wise.
+    names = pa.array(list(kinds), pa.string())
+    kind_of = pc.take(
+        pa.array(list(kinds.values()), pa.string()),
+        pc.index_in(h["campaign"].cast(pa.string()), value_set=names),
+    )
+
+    def both(column: str, kind: pa.DataType, held: pa.ChunkedArray | pa.Array) -> pa.Array:
+        return pa.concat_arrays(
+            [
+                c[column].combine_chunks().cast(kind),
+                (held.combine_chunks() if isinstance(held, pa.ChunkedArray) else held).cast(kind),
+            ]
+        )
+
     return pa.table(
         {
-            "run_id": pa.array([run_id] * (n + m), pa.int64()),
-            "program": pa.array([program] * (n + m), pa.string()),
-            "campaign": pa.concat_arrays(
-                [c["campaign"].combine_chunks(), h["campaign"].combine_chunks()]
-            ),
-            "campaign_kind": pa.concat_arrays(
-                [c["campaign_kind"].combine_chunks().cast(pa.string()), kind_of]
-            ),
-            "customer_id": pa.concat_arrays(
+            "run_id": pa.repeat(pa.scalar(run_id, pa.int64()), n + m),
+            "program": pa.repeat(pa.scalar(program, pa.string()), n + m),
+            "campaign": both("campaign", pa.string(), h["campaign"]),
+            "campaign_kind": both("campaign_kind", pa.string(), kind_of),
+            "customer_id": both("customer_id", pa.string(), h["customer_id"]),
+            "offer": both("offer", pa.string(), h["offer"]),
+            "channel": both("channel", pa.string(), h["channel"]),
+            "score": both("score", pa.float64(), h["score"]),
+            "cost": both("cost", pa.string(), pa.repeat(pa.scalar("0", pa.string()), m)),
+            "rank": both("rank", pa.int64(), pa.repeat(pa.scalar(0, pa.int64()), m)),
+            "status": pa.concat_arrays(
                 [
-                    c["customer_id"].combine_chunks().cast(pa.string()),
-                    h["customer_id"].combine_chunks().cast(pa.string()),
+                    pa.repeat(pa.scalar("queued", pa.string()), n),
+                    pa.repeat(pa.scalar("held_out", pa.string()), m),
                 ]
             ),
-            "offer": pa.concat_arrays([c["offer"].combine_chunks(), h["offer"].combine_chunks()]),
-            "channel": pa.concat_arrays(
-                [c["channel"].combine_chunks(), h["channel"].combine_chunks()]
-            ),
-            "score": pa.concat_arrays(
-                [
-                    c["score"].combine_chunks().cast(pa.float64()),
-                    h["score"].combine_chunks().cast(pa.float64()),
-                ]
-            ),
-            "cost": pa.concat_arrays(
-                [c["cost"].combine_chunks().cast(pa.string()), pa.array(["0"] * m, pa.string())]
-            ),
-            "rank": pa.concat_arrays(
-                [c["rank"].combine_chunks().cast(pa.int64()), pa.array([0] * m, pa.int64())]
-            ),
-            "status": pa.array(["queued"] * n + ["held_out"] * m, pa.string()),
         }
     )
 

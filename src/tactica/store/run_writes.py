@@ -65,7 +65,7 @@ def insert_contacts(session: Session, rows: pa.Table, decided_at: datetime | Non
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
     if decided_at is not None:
-        stamps: pa.Array = pa.array([decided_at] * rows.num_rows, pa.timestamp("us", tz="UTC"))
+        stamps = pa.repeat(pa.scalar(decided_at, pa.timestamp("us", tz="UTC")), rows.num_rows)
         rows = rows.append_column("decided_at", stamps)
     utc = rows["decided_at"].cast(pa.timestamp("us", tz="UTC"))
     # SQLite keeps UTC text with six fraction digits (%S prints them for microsecond
