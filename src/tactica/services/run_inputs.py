@@ -44,9 +44,6 @@ from tactica.store.models import (
     Offer,
     Program,
     Segment,
-    SegmentMember,
-    SpecialList,
-    SpecialListEntry,
 )
 
 #: Campaign kinds a batch run decides (triggered campaigns answer events, in real time).
@@ -302,7 +299,7 @@ def read_inputs(
         until=now if past_run is not None else None,
         exclude_run=past_run,
     )
-    exclusions, vip, members = _lists(session, now, static, lists, ids)
+    exclusions, vip, members = _lists(store, now, static, lists, ids)
     return BatchInputs(
         customers=customers,
         fields=fields,
@@ -353,53 +350,56 @@ def _typed_customers(
     return pa.table(arrays, names=columns)
 
 
+def _text_list(values: Iterable[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) or "NULL"
+
+
 def _lists(
-    session: Session,
+    store: Store,
     now: datetime,
     static: set[str],
     lists: set[str],
     ids: list[str] | None,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """Exclusions (with reasons), the VIP whitelist and the memberships rules read."""
-    live = sa.or_(SpecialListEntry.expires_at.is_(None), SpecialListEntry.expires_at > now)
-    q = (
-        sa.select(
-            SpecialListEntry.customer_id,
-            SpecialListEntry.channel,
-            SpecialList.kind,
-            SpecialList.name,
-        )
-        .join(SpecialList, SpecialList.id == SpecialListEntry.list_id)
-        .where(live)
+    """Exclusions (with reasons), the VIP whitelist and the memberships rules read.
+
+    Read set-based into Arrow: an opt-out list may hold millions of entries.
+    """
+    entries = (
+        "FROM special_list_entries e JOIN special_lists l ON l.id = e.list_id "
+        f"WHERE (e.expires_at IS NULL OR e.expires_at > {_sql_time(store, now)})"
+        + _sql_ids("e.customer_id", ids)
     )
-    if ids is not None:
-        q = q.where(SpecialListEntry.customer_id.in_(ids))
-    excl: list[dict[str, str]] = []
-    vip: list[dict[str, str]] = []
-    members: list[dict[str, str]] = []
-    for cid, channel, kind, name in session.execute(q):
-        if kind == ListKind.VIP.value:
-            vip.append({"customer_id": cid})
-        else:
-            excl.append(
-                {"customer_id": cid, "channel": channel, "reason": f"on {kind} list '{name}'"}
-            )
-        if name in lists:
-            members.append({"customer_id": cid, "kind": "list", "name": name})
+    text = dict.fromkeys(("customer_id", "channel", "reason", "kind", "name"), "text")
+    reason = "'on ' || l.kind || ' list ' || '''' || l.name || ''''"
+    exclusions = fetch_arrow(
+        store,
+        f"SELECT e.customer_id, e.channel, {reason} AS reason {entries} "
+        f"AND l.kind <> '{ListKind.VIP.value}'",
+        text,
+    )
+    vip = fetch_arrow(
+        store, f"SELECT e.customer_id {entries} AND l.kind = '{ListKind.VIP.value}'", text
+    )
+    parts = []
+    if lists:
+        parts.append(
+            f"SELECT e.customer_id, 'list' AS kind, l.name {entries} "
+            f"AND l.name IN ({_text_list(lists)})"
+        )
     if static:
-        mq = (
-            sa.select(SegmentMember.customer_id, Segment.name)
-            .join(Segment, Segment.id == SegmentMember.segment_id)
-            .where(Segment.name.in_(sorted(static)))
+        parts.append(
+            "SELECT m.customer_id, 'segment' AS kind, s.name FROM segment_members m "
+            f"JOIN segments s ON s.id = m.segment_id WHERE s.name IN ({_text_list(static)})"
+            + _sql_ids("m.customer_id", ids)
         )
-        if ids is not None:
-            mq = mq.where(SegmentMember.customer_id.in_(ids))
-        members.extend(
-            {"customer_id": cid, "kind": "segment", "name": name}
-            for cid, name in session.execute(mq)
-        )
+    members = (
+        fetch_arrow(store, " UNION ALL ".join(parts), text)
+        if parts
+        else MEMBERS_SCHEMA.empty_table()
+    )
     return (
-        pa.Table.from_pylist(excl, schema=EXCLUSIONS_SCHEMA),
-        pa.Table.from_pylist(vip, schema=VIP_SCHEMA),
-        pa.Table.from_pylist(members, schema=MEMBERS_SCHEMA),
+        exclusions.cast(EXCLUSIONS_SCHEMA),
+        vip.cast(VIP_SCHEMA),
+        members.cast(MEMBERS_SCHEMA),
     )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from tactica.errors import Conflict, InvalidInput
-from tactica.services import programs, runs
+from tactica.services import lists, programs, runs, segments
 from tactica.store.db import Store
 from tactica.store.models import Contact, Run
 from tests.integration.runs.conftest import NOW, customers
@@ -197,3 +197,23 @@ def test_a_running_program_takes_its_own_document_again_but_no_change(
             programs.program_data(s, programs.get_program(s, "spring"))["campaigns"][0]["capacity"]
             == 10
         )
+
+
+def test_static_segments_lists_and_vips_come_from_the_store(
+    program_store: Store, apply_yaml: Callable[[str], None]
+) -> None:
+    with program_store.session() as s:
+        segments.create_segment(s, "picked", ids=["c02", "c06", "c08"], actor="t")
+        lists.add_entry(s, "blacklist", lists.EntryInput("c08"), actor="t")
+        lists.add_entry(s, "vip", lists.EntryInput("c02"), actor="t")
+        s.commit()
+    apply_yaml(
+        "kind: Program\nname: picked\nowner: ana\ncampaigns:\n"
+        "  - {name: p, segment: picked, eligibility: \"not on_list('vip')\", offers: [GOLD],"
+        " channels: [email]}\n"
+    )
+    result = runs.preview(program_store, "picked", now=NOW)
+    (row,) = result.funnel
+    # c02 is VIP (left out by the rule), c08 blacklisted: only c06 remains.
+    assert row.candidates == 2 and row.excluded == {"on blacklist list 'blacklist'": 1}
+    assert row.after_capacity == 1
