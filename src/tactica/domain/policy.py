@@ -141,11 +141,31 @@ Rule = FrequencyCap | MinGap | NoRepeatOffer
 
 
 @dataclass(frozen=True)
+class DailyCapacity:
+    """At most ``per_day`` contacts a day on ``channel``, all programs together.
+
+    Not a rule about one customer: it caps a whole day's work on a channel (a call
+    centre's calls, an SMS gateway's quota) and is applied with the other capacity
+    limits, best first (see :mod:`tactica.domain.capacity`).
+    """
+
+    channel: str
+    per_day: int
+
+    def __post_init__(self) -> None:
+        if self.per_day < 0:
+            raise ValueError(f"daily capacity of {self.channel!r} must not be negative")
+
+
+@dataclass(frozen=True)
 class ContactPolicy:
-    """The rules in force, and how many contacts one customer may get from one run."""
+    """The rules in force, how many contacts one customer may get from one run, and the
+    channels' daily capacities (days counted in ``timezone``)."""
 
     rules: tuple[Rule, ...] = ()
     per_run: int = 1
+    daily_capacity: tuple[DailyCapacity, ...] = ()
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ campaign are dropped (one per campaign); what is left after the last round lost 
 ``per_run`` ("arbitration"). A customer with no winner in a round is done.
 
 Held-out customers (control group) are held out of that campaign only: they remain
-candidates of every other campaign. Capacity is applied last, per campaign, best first;
-a customer cut by capacity does not fall back to another campaign (the run stops there).
+candidates of every other campaign. Capacity is applied last, as
+:func:`tactica.domain.capacity.allocate` defines it (campaign room, channel day, program
+budget, each best first); a customer cut by capacity does not fall back to another
+campaign (the run stops there).
 
 How it is laid out, for speed: one customer is one row. Every candidate of a customer
 (a *branch*: campaign × offer × channel) is a set of columns of that row, and every
@@ -36,6 +38,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
+from tactica.domain.capacity import CampaignRoom
 from tactica.domain.policy import (
     Calendar,
     ContactPolicy,
@@ -564,35 +567,70 @@ class _Plan:
 
     # -- outputs ---------------------------------------------------------------------------
 
+    def room(self, camp: CampaignPlan) -> CampaignRoom:
+        """The campaign's room in this run: from the limits if they name it, else its capacity."""
+        room = self.inputs.limits.campaigns.get(camp.name)
+        if room is not None:
+            return room
+        if camp.capacity is None:
+            return CampaignRoom(None)
+        return CampaignRoom(camp.capacity, f"campaign capacity {camp.capacity} per run")
+
     def meta_sql(self) -> str:
-        """``bm``: the branches' names and the campaigns' capacity and cost, by branch."""
-        rows = [
-            f"({br.b}, {br.j}, {_s(br.campaign.name)}, {_s(br.campaign.kind)}, "
-            f"{_s(br.offer.code)}, {_s(br.channel)}, "
-            f"{'NULL' if br.campaign.capacity is None else int(br.campaign.capacity)}, "
-            f"CAST({_s(str(br.campaign.cost_per_contact))} AS DECIMAL(18, 6)))"
-            for br in self.branches
-        ]
+        """``bm``: per branch its names, priority, cost, and its campaign's room in this run."""
+        rows = []
+        for br in self.branches:
+            room = self.room(br.campaign)
+            rows.append(
+                f"({br.b}, {br.j}, {_s(br.campaign.name)}, {_s(br.campaign.kind)}, "
+                f"{_s(br.offer.code)}, {_s(br.channel)}, {br.p}, "
+                f"{'NULL' if room.limit is None else int(room.limit)}, {_s(room.reason)}, "
+                f"CAST({_s(str(br.campaign.cost_per_contact))} AS DECIMAL(18, 6)))"
+            )
         return (
             "CREATE TABLE bm AS SELECT * FROM (VALUES "
             + ", ".join(rows)
-            + ") t(b, j, campaign, kind, offer, channel, cap, cost)"
+            + ") t(b, j, campaign, kind, offer, channel, prio, cap, cap_why, cost)"
         )
 
     def chosen_sql(self) -> str:
-        """``chosen``: every round's winners, with ``kept`` false for those cut by capacity."""
+        """``chosen``: every round's winners; ``cut`` says which capacity limit cut them.
+
+        The limits of :func:`tactica.domain.capacity.allocate`, in its order: campaign
+        room, then the channels' daily room, then the program budget, each best first
+        over the contacts the limits before it kept.
+        """
         rounds = " UNION ALL ".join(
             f"SELECT id, wb{r} AS b, ws{r} AS score, wv{r} AS sv, CAST({r} AS BIGINT) AS rnd "
             f"FROM dec WHERE wb{r} IS NOT NULL"
             for r in range(1, self.rounds + 1)
         )
-        # Capacity: per campaign, best first, then the lowest customer id.
-        return (
-            "CREATE TABLE chosen AS SELECT w.*, m.campaign, m.kind, m.offer, m.channel, m.cap, "
-            "m.cost, (m.cap IS NULL OR row_number() OVER (PARTITION BY m.campaign "
-            "ORDER BY w.sv DESC, m.offer, m.channel, w.id) <= m.cap) AS kept "
+        best = "m.prio DESC, w.sv DESC, m.campaign, m.offer, m.channel, w.id"
+        sql = (
+            "SELECT w.*, m.campaign, m.kind, m.offer, m.channel, m.prio, m.cost, "
+            "CASE WHEN m.cap IS NOT NULL AND row_number() OVER (PARTITION BY m.campaign "
+            f"ORDER BY {best}) > m.cap THEN m.cap_why END AS cut "
             f"FROM ({rounds}) w JOIN bm m USING (b)"
         )
+        limits = self.inputs.limits
+        best = best.replace("m.", "").replace("w.", "")
+        channels = [limits.channels[ch] for ch in self.channels if ch in limits.channels]
+        if channels:
+            rows = ", ".join(f"({_s(c.channel)}, {c.left}, {_s(c.reason)})" for c in channels)
+            sql = (
+                "SELECT x.* REPLACE (CASE WHEN x.cut IS NULL AND r.room IS NOT NULL AND "
+                "row_number() OVER (PARTITION BY x.channel, x.cut IS NULL "
+                f"ORDER BY {best}) > r.room THEN r.why ELSE x.cut END AS cut) "
+                f"FROM ({sql}) x LEFT JOIN (VALUES {rows}) r(channel, room, why) USING (channel)"
+            )
+        if limits.budget is not None:
+            left = f"CAST({_s(str(limits.budget.left))} AS DECIMAL(38, 6))"
+            sql = (
+                "SELECT * REPLACE (CASE WHEN cut IS NULL AND sum(cost) OVER ("
+                f"PARTITION BY cut IS NULL ORDER BY {best} ROWS UNBOUNDED PRECEDING) > {left} "
+                f"THEN {_s(limits.budget.reason)} ELSE cut END AS cut) FROM ({sql})"
+            )
+        return f"CREATE TABLE chosen AS SELECT *, cut IS NULL AS kept FROM ({sql})"
 
     def exclusion_reason(self, j: int) -> str:
         """SQL for the exclusion reason of campaign j's pair: its channels' reasons, sorted."""
@@ -624,9 +662,7 @@ class _Plan:
             f"FROM dec WHERE st{j} >= {_EXCLUDED}"
             for j, camp in enumerate(self.camps)
         ]
-        parts.append(
-            "SELECT id, campaign, 'capacity', 'capacity ' || cap FROM chosen WHERE NOT kept"
-        )
+        parts.append("SELECT id, campaign, 'capacity', cut FROM chosen WHERE NOT kept")
         return " UNION ALL ".join(parts)
 
     def held_sql(self) -> str | None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from tactica.domain.capacity import Limits
 from tactica.domain.policy import ContactPolicy
 from tactica.domain.schema import FieldType
 
@@ -85,7 +86,8 @@ class BatchInputs:
     channel a campaign uses must be in both. Rules may use ``in_segment``: dynamic
     segments by their rule in ``segment_rules``, static ones (and ``on_list``) by the
     ``members`` rows (customer_id, kind 'segment' or 'list', name; see
-    :mod:`tactica.engine.membership`).
+    :mod:`tactica.engine.membership`). ``limits`` are the run's capacity limits (see
+    :mod:`tactica.domain.capacity`); a campaign they do not name has its ``capacity``.
     """
 
     customers: pa.Table
@@ -101,6 +103,7 @@ class BatchInputs:
     timezone_column: str | None = None
     segment_rules: Mapping[str, str] = field(default_factory=dict)
     members: pa.Table | None = None
+    limits: Limits = field(default_factory=lambda: Limits({}, {}))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ contacts tell whether the customer was cut by it; for a preview it is only named
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from tactica.engine.membership import MEMBERS_SCHEMA, MEMBERS_TABLE, rule_contex
 from tactica.engine.plan import BUCKETS, BatchInputs, CampaignPlan, control_bucket
 from tactica.errors import NotFound
 from tactica.services.programs import get_program
-from tactica.services.run_inputs import campaign_rule, read_inputs, take_snapshot
+from tactica.services.run_inputs import campaign_rule, read_inputs, run_limits, take_snapshot
 from tactica.services.runs import get_run, suppressions_of
 from tactica.store.db import Store
 from tactica.store.models import Contact
@@ -195,6 +195,9 @@ def explain_customer(
             inputs = read_inputs(
                 store, s, snapshot, as_of, customer_ids=[customer_id], past_run=run_id
             )
+            if run.status == "completed":
+                limits = run_limits(s, snapshot, as_of, past_run=run_id)
+                inputs = replace(inputs, limits=limits)
             recorded_contacts = [
                 {"campaign": c.campaign, "offer": c.offer, "channel": c.channel, "status": c.status}
                 for c in s.scalars(
@@ -211,6 +214,7 @@ def explain_customer(
             p = get_program(s, program)
             snapshot, name = take_snapshot(s, p), p.name
             inputs = read_inputs(store, s, snapshot, as_of, customer_ids=[customer_id])
+            inputs = replace(inputs, limits=run_limits(s, snapshot, as_of))
     rows = inputs.customers.to_pylist()
     if not rows:
         raise NotFound(f"no customer {customer_id!r}")
@@ -320,16 +324,7 @@ def _policy_and_arbitration(
                     "arbitration", True, f"{c.offer} on {c.channel}: the customer's choice #{rank}"
                 )
             )
-            cap = plans[name].capacity
-            ex.steps.append(
-                Step(
-                    "capacity",
-                    None,
-                    "no capacity limit"
-                    if cap is None
-                    else f"capacity {cap}, filled best first across the whole run",
-                )
-            )
+            ex.steps.append(Step("capacity", None, _capacity_text(plans[name], c.channel, inputs)))
             ex.outcome = f"contact: {c.offer} on {c.channel}"
             ex.contacted = True
             continue
@@ -340,6 +335,24 @@ def _policy_and_arbitration(
         else:
             ex.steps.append(Step("arbitration", False, best.reason.removeprefix("arbitration: ")))
             ex.outcome = f"not chosen: {best.reason.removeprefix('arbitration: ')}"
+
+
+def _capacity_text(plan: CampaignPlan, channel: str, inputs: BatchInputs) -> str:
+    """The capacity limits a contact of ``plan`` on ``channel`` has to fit in."""
+    limits = inputs.limits
+    room = limits.campaigns.get(plan.name)
+    parts = []
+    if room is not None and room.limit is not None:
+        parts.append(room.reason)
+    elif room is None and plan.capacity is not None:
+        parts.append(f"campaign capacity {plan.capacity} per run")
+    if channel in limits.channels:
+        parts.append(limits.channels[channel].reason)
+    if limits.budget is not None:
+        parts.append(limits.budget.reason)
+    if not parts:
+        return "no capacity limit"
+    return "; ".join(parts) + ": filled best first across the whole run"
 
 
 def _compare(

@@ -9,6 +9,8 @@ A policy document (YAML or JSON) looks like::
       - {type: cap, name: sms-week, max: 1, calendar: week, channel: sms}
       - {type: gap, name: gap-48h, hours: 48}
       - {type: no_repeat, name: offer-14d, days: 14}
+    daily_capacity: {phone: 500}   # contacts a day per channel, all programs together
+    timezone: Europe/Lisbon        # the day daily capacities count in (default UTC)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Session
 from tactica.domain.policy import (
     Calendar,
     ContactPolicy,
+    DailyCapacity,
     FrequencyCap,
     MinGap,
     NoRepeatOffer,
@@ -130,10 +134,40 @@ def parse_policy(raw: Mapping[str, Any], where: str = "policy") -> tuple[str, st
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         problems.append(f"{where}.rules: rule names must differ; repeated: {', '.join(dupes)}")
+    daily = _daily_capacity(raw.get("daily_capacity") or {}, where, problems)
+    timezone = _timezone(raw.get("timezone", "UTC"), where, problems)
     if problems:
         raise InvalidInput("the policy has problems:\n- " + "\n- ".join(problems))
     description = str(raw.get("description", ""))
-    return str(name), description, ContactPolicy(tuple(r for r in rules if r), per_run)
+    policy = ContactPolicy(tuple(r for r in rules if r), per_run, daily, timezone)
+    return str(name), description, policy
+
+
+def _daily_capacity(raw: Any, where: str, problems: list[str]) -> tuple[DailyCapacity, ...]:
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where}.daily_capacity: a mapping of channel to contacts a day")
+        return ()
+    out = []
+    for channel, n in raw.items():
+        if channel not in CHANNELS:
+            problems.append(
+                f"{where}.daily_capacity.{channel}: not a channel; "
+                f"channels are {', '.join(CHANNELS)}"
+            )
+            continue
+        out.append(DailyCapacity(channel, _int(n, f"{where}.daily_capacity.{channel}", problems)))
+    return tuple(sorted(out, key=lambda d: d.channel))
+
+
+def _timezone(raw: Any, where: str, problems: list[str]) -> str:
+    if isinstance(raw, str) and raw:
+        try:
+            ZoneInfo(raw)
+            return raw
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    problems.append(f"{where}.timezone: a time zone name such as Europe/Lisbon, got {raw!r}")
+    return "UTC"
 
 
 def policy_data(row: ContactPolicyRow) -> dict[str, Any]:
@@ -143,6 +177,8 @@ def policy_data(row: ContactPolicyRow) -> dict[str, Any]:
         "description": row.description,
         "per_run": row.per_run,
         "rules": list(row.rules),
+        "daily_capacity": dict(row.daily_capacity or {}),
+        "timezone": row.timezone or "UTC",
     }
 
 
@@ -172,6 +208,8 @@ def apply_policy(
         "description": description,
         "per_run": policy.per_run,
         "rules": rules,
+        "daily_capacity": {d.channel: d.per_day for d in policy.daily_capacity},
+        "timezone": policy.timezone,
     }
     row = session.scalar(sa.select(ContactPolicyRow).where(ContactPolicyRow.name == name))
     if row is None:
@@ -182,6 +220,7 @@ def apply_policy(
     if before == data:
         return "unchanged"
     row.description, row.per_run, row.rules = description, policy.per_run, rules
+    row.daily_capacity, row.timezone = data["daily_capacity"], policy.timezone
     audit.record(session, actor, "update", "contact_policy", name, before, data)
     return "updated"
 

@@ -11,14 +11,16 @@ decision time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tactica.domain.capacity import BudgetRoom, ChannelRoom, Limits, campaign_room
 from tactica.domain.lists import ListKind
 from tactica.domain.policy import Calendar, ContactPolicy, FrequencyCap, MinGap, NoRepeatOffer
 from tactica.domain.rules import compile_rule
@@ -40,9 +42,12 @@ from tactica.store.arrow import fetch_arrow
 from tactica.store.customer_table import load_schema
 from tactica.store.db import Store
 from tactica.store.models import (
+    Contact,
     ContactPolicyRow,
     Offer,
     Program,
+    Run,
+    RunCampaign,
     Segment,
 )
 
@@ -89,14 +94,6 @@ def campaign_rule(segment: str | None, eligibility: str | None) -> str | None:
     return " and ".join(parts) or None
 
 
-def _capacity(capacity: int | None, budget: Decimal | None, cost: Decimal) -> int | None:
-    """A campaign's contact limit: its capacity, and as many contacts as its budget pays."""
-    if budget is None or cost <= 0:
-        return capacity
-    affordable = int(budget // cost)
-    return affordable if capacity is None else min(capacity, affordable)
-
-
 def campaign_plans(snapshot: Mapping[str, Any]) -> list[CampaignPlan]:
     """The engine's view of the program's batch campaigns, in their written order."""
     spec, _ = parse_program(snapshot["program"], "snapshot")
@@ -121,7 +118,7 @@ def campaign_plans(snapshot: Mapping[str, Any]) -> list[CampaignPlan]:
                 rule=campaign_rule(c.segment, c.eligibility),
                 score=c.score,
                 priority=c.priority,
-                capacity=_capacity(c.capacity, c.budget, c.cost_per_contact),
+                capacity=c.capacity,
                 control_share=c.control_share,
                 cost_per_contact=c.cost_per_contact,
             )
@@ -403,3 +400,87 @@ def _lists(
         vip.cast(VIP_SCHEMA),
         members.cast(MEMBERS_SCHEMA),
     )
+
+
+# --------------------------------------------------------------------------- capacity
+
+#: Ledger statuses that do not use a channel's day (the customer was not reached).
+_NOT_REACHED = ("failed", "held_out")
+
+
+def _spent(
+    session: Session, program: str, before: Run | None
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """What the program's completed runs spent (before run ``before``): in all, per campaign."""
+    q = (
+        sa.select(RunCampaign.campaign, sa.func.sum(RunCampaign.cost))
+        .join(Run, Run.id == RunCampaign.run_id)
+        .where(Run.program == program, Run.status == "completed")
+        .group_by(RunCampaign.campaign)
+    )
+    if before is not None:
+        q = q.where(Run.id != before.id, Run.finished_at < before.finished_at)
+    rows = session.execute(q).all()
+    per = {name: Decimal(total or 0) for name, total in rows}
+    return sum(per.values(), Decimal("0")), per
+
+
+def day_bounds(as_of: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The start and end of ``as_of``'s day in ``timezone``, as aware datetimes."""
+    tz = ZoneInfo(timezone)
+    day = as_of.astimezone(tz).date()
+    start = datetime.combine(day, time(), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)
+    return start, end
+
+
+def run_limits(
+    session: Session,
+    snapshot: Mapping[str, Any],
+    as_of: datetime,
+    *,
+    past_run: int | None = None,
+) -> Limits:
+    """The capacity limits a run decides under (see :mod:`tactica.domain.capacity`).
+
+    Campaign budgets and the program budget count what the program's completed runs
+    spent; the channels' daily capacities count every contact any program decided on
+    that channel the same day (the policy's time zone). Read under the ledger lock, so
+    two runs never both spend the same room. With ``past_run``, the limits as that
+    completed run saw them: what was spent and decided before it committed.
+    """
+    spec, _ = parse_program(snapshot["program"], "snapshot")
+    policy = policy_of(snapshot)
+    before = session.get(Run, past_run) if past_run is not None else None
+    if before is not None and before.finished_at is None:
+        before = None
+    total, per = _spent(session, spec.name, before)
+    rooms = {
+        c.name: campaign_room(
+            c.capacity, c.budget, per.get(c.name, Decimal("0")), c.cost_per_contact
+        )
+        for c in spec.campaigns
+        if c.kind in BATCH_KINDS and c.budget is not None
+    }
+    channels: dict[str, ChannelRoom] = {}
+    if policy.daily_capacity:
+        start, end = day_bounds(as_of, policy.timezone)
+        caps = {d.channel: d.per_day for d in policy.daily_capacity}
+        q = (
+            sa.select(Contact.channel, sa.func.count())
+            .where(
+                Contact.channel.in_(sorted(caps)),
+                Contact.decided_at >= start,
+                Contact.decided_at < end,
+                Contact.status.not_in(_NOT_REACHED),
+            )
+            .group_by(Contact.channel)
+        )
+        if before is not None:
+            # Runs commit one at a time (the ledger lock): those before finished earlier.
+            earlier = sa.select(Run.id).where(Run.finished_at < before.finished_at)
+            q = q.where(Contact.run_id.in_(earlier), Contact.run_id != before.id)
+        used = dict(session.execute(q).all())
+        channels = {ch: ChannelRoom(ch, n, int(used.get(ch, 0))) for ch, n in caps.items()}
+    budget = BudgetRoom(Decimal(spec.budget), total) if spec.budget is not None else None
+    return Limits(rooms, channels, budget)

@@ -29,7 +29,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -49,7 +49,7 @@ from tactica.errors import Conflict, InvalidInput, NotFound
 from tactica.failpoints import failpoint
 from tactica.services import audit
 from tactica.services.programs import get_program, runnable_problems
-from tactica.services.run_inputs import campaign_plans, read_inputs, take_snapshot
+from tactica.services.run_inputs import campaign_plans, read_inputs, run_limits, take_snapshot
 from tactica.store.db import Store
 from tactica.store.locks import ledger_lock
 from tactica.store.models import Program, Run, RunCampaign, RunLog
@@ -134,7 +134,8 @@ def preview(store: Store, program: str, *, now: datetime | None = None) -> RunRe
         if problems:
             raise InvalidInput(f"program {p.name!r} cannot run:\n- " + "\n- ".join(problems))
         snapshot = take_snapshot(s, p)
-        decision = decide_batch(read_inputs(store, s, snapshot, now))
+        inputs = replace(read_inputs(store, s, snapshot, now), limits=run_limits(s, snapshot, now))
+        decision = decide_batch(inputs)
     return _result(program, now, decision)
 
 
@@ -289,6 +290,7 @@ def execute_run(store: Store, run_id: int, *, resumed: bool = False) -> RunResul
         with _heartbeat(store, run_id), ledger_lock(store):
             with store.session() as s:
                 inputs = read_inputs(store, s, snapshot, as_of)
+                inputs = replace(inputs, limits=run_limits(s, snapshot, as_of))
             decision = decide_batch(inputs)
             failpoint("run.decided")
             result = _result(program, as_of, decision)

@@ -269,6 +269,10 @@ class ContactPolicyRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     per_run: Mapped[int] = mapped_column(Integer, default=1)
     rules: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: channel → contacts a day, all programs together
+    daily_capacity: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    #: the time zone the days of daily capacities are counted in
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime(), server_default=_now(), onupdate=_now()

@@ -11,6 +11,15 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tactica.domain.capacity import (
+    BudgetRoom,
+    CampaignRoom,
+    ChannelRoom,
+    Chosen,
+    Limits,
+    allocate,
+    campaign_room,
+)
 from tactica.domain.policy import (
     Calendar,
     Candidate,
@@ -84,6 +93,7 @@ def inputs(
     exclusions: Sequence[dict[str, Any]] = (),
     vip: Sequence[str] = (),
     policy: ContactPolicy = ContactPolicy(),
+    limits: Limits | None = None,
 ) -> BatchInputs:
     return BatchInputs(
         customers=pa.Table.from_pylist(list(customers), schema=CUSTOMER_SCHEMA),
@@ -97,6 +107,7 @@ def inputs(
         channel_points={"sms": "msisdn", "email": "email"},
         channel_consents={"sms": "sms_ok", "email": "email_ok"},
         timezone_column="tz",
+        limits=limits or Limits({}, {}),
     )
 
 
@@ -265,7 +276,9 @@ def test_capacity_keeps_the_best_then_lowest_customer_id() -> None:
     )
     # x = 2 for c2, c5; then x = 1 for c1, c4: c1 wins the tie on the id.
     assert {c[0] for c in contacts_of(d)} == {"c2", "c5", "c1"}
-    assert {k for k, v in suppressed_of(d).items() if v == ("capacity", "capacity 3")} == {
+    assert {
+        k for k, v in suppressed_of(d).items() if v == ("capacity", "campaign capacity 3 per run")
+    } == {
         ("c0", "k"),
         ("c3", "k"),
         ("c4", "k"),
@@ -349,7 +362,34 @@ def campaign_plans(draw: st.DrawFn, name: str) -> CampaignPlan:
         score=draw(st.sampled_from([None, "x * 0.5", "1.0 - x"])),
         priority=draw(st.integers(0, 2)),
         control_share=draw(st.sampled_from([0.0, 0.3])),
+        capacity=draw(st.sampled_from([None, None, 0, 1, 3])),
+        cost_per_contact=draw(st.sampled_from([Decimal("0"), Decimal("0.05"), Decimal("1.5")])),
     )
+
+
+@st.composite
+def run_limits(draw: st.DrawFn, campaigns: Sequence[CampaignPlan]) -> Limits:
+    rooms: dict[str, CampaignRoom] = {}
+    for c in campaigns:
+        if draw(st.booleans()):  # a campaign budget, part of it spent by earlier runs
+            budget = draw(st.sampled_from([Decimal("0"), Decimal("3"), Decimal("10.5")]))
+            spent = draw(st.sampled_from([Decimal("0"), Decimal("1.5"), Decimal("20")]))
+            rooms[c.name] = campaign_room(c.capacity, budget, spent, c.cost_per_contact)
+    channels = {
+        ch: ChannelRoom(ch, draw(st.integers(0, 6)), draw(st.integers(0, 3)))
+        for ch in draw(st.lists(st.sampled_from(CHANNELS), unique=True))
+    }
+    budget = draw(
+        st.one_of(
+            st.none(),
+            st.builds(
+                BudgetRoom,
+                st.sampled_from([Decimal("0"), Decimal("2"), Decimal("4.6"), Decimal("50")]),
+                st.sampled_from([Decimal("0"), Decimal("1.5")]),
+            ),
+        )
+    )
+    return Limits(rooms, channels, budget)
 
 
 @st.composite
@@ -399,17 +439,24 @@ def scenarios(draw: st.DrawFn) -> BatchInputs:
     )
     vip = draw(st.lists(st.sampled_from(ids), max_size=3))
     return inputs(
-        custs, campaigns, ledger=ledger, exclusions=exclusions, vip=vip, policy=draw(policies)
+        custs,
+        campaigns,
+        ledger=ledger,
+        exclusions=exclusions,
+        vip=vip,
+        policy=draw(policies),
+        limits=draw(run_limits(campaigns)),
     )
 
 
-def _domain_contacts(run: BatchInputs) -> dict[str, set[tuple[str, str, str]]]:
-    """What tactica.domain.policy.decide selects, customer by customer."""
+def _domain_run(run: BatchInputs) -> list[tuple[Chosen, str | None]]:
+    """What tactica.domain.policy.decide selects customer by customer, then capacity."""
     ctx = PyContext(as_of=NOW.date())
     excluded = {(e["customer_id"], e["channel"]) for e in run.exclusions.to_pylist()}
     vip = {v["customer_id"] for v in run.vip.to_pylist()}
     ledger = run.ledger.to_pylist()
-    out: dict[str, set[tuple[str, str, str]]] = {}
+    plans = {p.name: p for p in run.campaigns}
+    chosen: list[Chosen] = []
     for c in run.customers.to_pylist():
         cands: list[Candidate] = []
         for p in run.campaigns:
@@ -449,23 +496,45 @@ def _domain_contacts(run: BatchInputs) -> dict[str, set[tuple[str, str, str]]]:
             if e["customer_id"] == c["id"]
         ]
         outcomes = decide(cands, book, run.policy, NOW, vip=c["id"] in vip, timezone=c["tz"])
-        chosen = {
-            (o.candidate.campaign, o.candidate.offer, o.candidate.channel)
-            for o in outcomes
-            if o.selected
-        }
-        if chosen:
-            out[c["id"]] = chosen
-    return out
+        for o in outcomes:
+            if o.selected:
+                k = o.candidate
+                chosen.append(
+                    Chosen(
+                        c["id"],
+                        k.campaign,
+                        k.offer,
+                        k.channel,
+                        k.priority,
+                        k.score * float(k.value),
+                        plans[k.campaign].cost_per_contact,
+                    )
+                )
+    limits = run.limits
+    rooms = {
+        p.name: limits.campaigns.get(p.name)
+        or CampaignRoom(p.capacity, f"campaign capacity {p.capacity} per run")
+        for p in run.campaigns
+    }
+    return allocate(chosen, Limits(rooms, limits.channels, limits.budget))
 
 
-@settings(max_examples=150)
+@settings(max_examples=200)
 @given(scenarios())
 def test_engine_equals_the_domain_customer_by_customer(run: BatchInputs) -> None:
-    got: dict[str, set[tuple[str, str, str]]] = {}
-    for cid, campaign, offer, channel in contacts_of(decide_batch(run)):
-        got.setdefault(cid, set()).add((campaign, offer, channel))
-    assert got == _domain_contacts(run)
+    """Contacts, and every capacity cut with its reason, as the domain decides them."""
+    d = decide_batch(run)
+    expected = _domain_run(run)
+    assert contacts_of(d) == {
+        (c.customer_id, c.campaign, c.offer, c.channel) for c, cut in expected if cut is None
+    }
+    cuts = {k: v for k, v in suppressed_of(d).items() if v[0] == "capacity"}
+    assert cuts == {
+        (c.customer_id, c.campaign): ("capacity", cut) for c, cut in expected if cut is not None
+    }
+    assert sum(f.cost for f in d.funnel) == sum(
+        (c.cost for c, cut in expected if cut is None), Decimal("0")
+    )
 
 
 def test_scheduled_contacts_and_calendar_days_in_the_customers_timezone() -> None:
