@@ -30,6 +30,7 @@ from tactica.domain.policy import (
     NoRepeatOffer,
     Scope,
     decide,
+    rank_key,
 )
 from tactica.domain.rules import PyContext, compile_rule
 from tactica.domain.schema import FieldType
@@ -449,8 +450,12 @@ def scenarios(draw: st.DrawFn) -> BatchInputs:
     )
 
 
-def _domain_run(run: BatchInputs) -> list[tuple[Chosen, str | None]]:
-    """What tactica.domain.policy.decide selects customer by customer, then capacity."""
+def _domain_run(
+    run: BatchInputs,
+) -> tuple[list[tuple[Chosen, str | None]], set[tuple[str, str, str, str]]]:
+    """What tactica.domain.policy.decide selects customer by customer, then capacity;
+    and the control groups' held-out candidates."""
+    held_out: set[tuple[str, str, str, str]] = set()
     ctx = PyContext(as_of=NOW.date())
     excluded = {(e["customer_id"], e["channel"]) for e in run.exclusions.to_pylist()}
     vip = {v["customer_id"] for v in run.vip.to_pylist()}
@@ -462,8 +467,8 @@ def _domain_run(run: BatchInputs) -> list[tuple[Chosen, str | None]]:
         for p in run.campaigns:
             if p.rule and not compile_rule(p.rule, FIELDS).predicate(ctx)(c):
                 continue
-            if is_held_out(c["id"], p.name, p.control_share):
-                continue
+            held = is_held_out(c["id"], p.name, p.control_share)
+            mine: list[Candidate] = []
             score = (
                 compile_rule(p.score, FIELDS, expect=FieldType.FLOAT).evaluator(ctx)(c)
                 if p.score
@@ -478,11 +483,16 @@ def _domain_run(run: BatchInputs) -> list[tuple[Chosen, str | None]]:
                         continue
                     if not (c[point] or "").strip() or c[ok] is not True:
                         continue
-                    cands.append(
+                    mine.append(
                         Candidate(
                             p.name, p.kind, o.code, ch, p.priority, float(score or 0), o.value
                         )
                     )
+            if held and mine:  # the control group keeps back the best candidate
+                best = min(mine, key=rank_key)
+                held_out.add((c["id"], p.name, best.offer, best.channel))
+            elif not held:
+                cands.extend(mine)
         book = [
             LedgerEntry(
                 e["at"],
@@ -516,15 +526,19 @@ def _domain_run(run: BatchInputs) -> list[tuple[Chosen, str | None]]:
         or CampaignRoom(p.capacity, f"campaign capacity {p.capacity} per run")
         for p in run.campaigns
     }
-    return allocate(chosen, Limits(rooms, limits.channels, limits.budget))
+    return allocate(chosen, Limits(rooms, limits.channels, limits.budget)), held_out
 
 
 @settings(max_examples=200)
 @given(scenarios())
 def test_engine_equals_the_domain_customer_by_customer(run: BatchInputs) -> None:
-    """Contacts, and every capacity cut with its reason, as the domain decides them."""
+    """Contacts, held-out members and every capacity cut with its reason, as the domain
+    decides them."""
     d = decide_batch(run)
-    expected = _domain_run(run)
+    expected, held_out = _domain_run(run)
+    assert {
+        (r["customer_id"], r["campaign"], r["offer"], r["channel"]) for r in d.held_out.to_pylist()
+    } == held_out
     assert contacts_of(d) == {
         (c.customer_id, c.campaign, c.offer, c.channel) for c, cut in expected if cut is None
     }
