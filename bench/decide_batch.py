@@ -133,7 +133,7 @@ def main() -> None:
         f"per_run {args.per_run}: median {statistics.median(times):.2f} s "
         f"(runs {', '.join(f'{t:.2f}' for t in times)}), "
         f"{decision.contacts.num_rows:,} contacts, {decision.held_out.num_rows:,} held out, "
-        f"{decision.suppressed.num_rows:,} suppressed; peak RSS {rss_mib:,.0f} MiB"
+        f"{decision.suppressed_rows:,} suppressed; peak RSS {rss_mib:,.0f} MiB"
     )
 
 

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     secret_key: str | None = None
     api_token_ttl_days: int = 365
+    #: The batch engine's working-memory limit (e.g. "4GB"); past it, it spills to a
+    #: temporary folder rather than grow. None: DuckDB's default, 80 % of the memory.
+    engine_memory: str | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -31,9 +31,11 @@ statement that scans the customers once and materialises a narrow per-customer t
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -51,7 +53,14 @@ from tactica.domain.rules import compile_rule
 from tactica.domain.schema import FieldType
 
 from .membership import MEMBERS_SCHEMA, MEMBERS_TABLE, rule_context
-from .plan import BUCKETS, BatchDecision, BatchInputs, CampaignPlan, FunnelRow, OfferPlan
+from .plan import (
+    BUCKETS,
+    BatchDecision,
+    BatchInputs,
+    CampaignPlan,
+    FunnelRow,
+    OfferPlan,
+)
 
 _US_PER_DAY = 86_400 * 1_000_000
 #: Ledger statuses that do not count (the customer was not reached).
@@ -80,14 +89,6 @@ _HELD_SCHEMA = pa.schema(
         ("offer", pa.string()),
         ("channel", pa.string()),
         ("score", pa.float64()),
-    ]
-)
-_SUPPRESSED_SCHEMA = pa.schema(
-    [
-        ("customer_id", pa.string()),
-        ("campaign", pa.string()),
-        ("stage", pa.string()),
-        ("reason", pa.string()),
     ]
 )
 
@@ -394,20 +395,37 @@ class _Plan:
             left = _any([alive[br.b] for br in brs])
             pol = f"pr{j}_{self.rounds}" if self.rounds else "NULL"
             pair = _any([f"e{br.b}" for br in brs])
+            # dec holds a row per customer: the narrowest types keep it small.
             out.append(
-                f"CASE WHEN NOT {pair} THEN NULL WHEN {chosen} THEN {_CHOSEN} "
+                f"CAST(CASE WHEN NOT {pair} THEN NULL WHEN {chosen} THEN {_CHOSEN} "
                 f"WHEN h{j} THEN {_HELD} WHEN NOT a{j} THEN {_EXCLUDED} "
                 f"WHEN {left} THEN {_ARBITRATION} WHEN {pol} IS NOT NULL THEN {_POLICY} "
-                f"END AS st{j}"
+                f"END AS UTINYINT) AS st{j}"
             )
-            out.append(f"{pol} AS pr{j}")
+            out.append(
+                f"CAST({pol} AS {self.bits_type()}) AS pr{j}" if self.bits else f"{pol} AS pr{j}"
+            )
             if camp.control_share > 0:
                 # The held-out candidate: the best one the control group kept back.
                 held = [(br, f"e{br.b} AND why{br.k} IS NULL") for br in brs]
                 best = self._pick(held, f"hsv{j}", {br.b: str(br.b) for br in brs})
-                out.append(f"CASE WHEN h{j} THEN {best} END AS hb{j}")
+                branch = "USMALLINT" if len(self.branches) < 65_536 else "UINTEGER"
+                out.append(f"CAST(CASE WHEN h{j} THEN {best} END AS {branch}) AS hb{j}")
                 out.append(f"CASE WHEN h{j} THEN sc{j} END AS hs{j}")
         return f"CREATE TABLE dec AS SELECT {', '.join(out)} FROM ({sql})"
+
+    def bits_type(self) -> str:
+        """The narrowest unsigned integer that holds a bit per policy rule."""
+        n = len(self.policy.rules)
+        return (
+            "UTINYINT"
+            if n <= 8
+            else "USMALLINT"
+            if n <= 16
+            else "UINTEGER"
+            if n <= 32
+            else "UBIGINT"
+        )
 
     @staticmethod
     def _greatest(items: list[str]) -> str:
@@ -709,30 +727,40 @@ def _calendar_same(rule: FrequencyCap, at: str, now: str, tz: str) -> str:
     return local.format(unit=unit, ts=at, tz=tz) + " = " + local.format(unit=unit, ts=now, tz=tz)
 
 
-def decide_batch(inputs: BatchInputs) -> BatchDecision:
+def decide_batch(
+    inputs: BatchInputs, *, suppression_log: bool = True, memory_limit: str | None = None
+) -> BatchDecision:
     """Decide a batch run: who gets which campaign, offer and channel, and why not.
 
-    Runs in a private in-memory DuckDB; see the module docstring for the semantics.
+    Runs in a private DuckDB; see the module docstring for the semantics. Without
+    ``suppression_log`` the log of who was left out and why is not written (a preview
+    needs only the funnel). ``memory_limit`` (e.g. ``"4GB"``) bounds DuckDB's working
+    memory; past it, DuckDB moves data to a private temporary folder instead of growing.
     Raises :class:`tactica.errors.RuleError` when a rule does not compile and
     ``ValueError`` on inconsistent inputs.
     """
     _check_inputs(inputs)
-    con = duckdb.connect(":memory:")
-    try:
-        return _decide(con, inputs)
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="tactica-decide-") as tmp:
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "temp_directory": str(Path(tmp) / "spill")
+        }
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        con = duckdb.connect(":memory:", config=config)
+        try:
+            return _decide(
+                con, inputs, Path(tmp) / "suppressed.parquet" if suppression_log else None
+            )
+        finally:
+            con.close()
 
 
-def _decide(con: duckdb.DuckDBPyConnection, inputs: BatchInputs) -> BatchDecision:
+def _decide(
+    con: duckdb.DuckDBPyConnection, inputs: BatchInputs, log_path: Path | None
+) -> BatchDecision:
     plan = _Plan(inputs)
     if not plan.branches:
-        return BatchDecision(
-            _CONTACTS_SCHEMA.empty_table(),
-            _HELD_SCHEMA.empty_table(),
-            _SUPPRESSED_SCHEMA.empty_table(),
-            [],
-        )
+        return BatchDecision(_CONTACTS_SCHEMA.empty_table(), _HELD_SCHEMA.empty_table(), b"", 0, [])
     con.execute("SET TimeZone = 'UTC'")
     # No statement here relies on row order: let DuckDB skip keeping it.
     con.execute("SET preserve_insertion_order = false")
@@ -749,6 +777,7 @@ def _decide(con: duckdb.DuckDBPyConnection, inputs: BatchInputs) -> BatchDecisio
         con.execute(hist)
     con.execute(plan.exclusions_sql())
     con.execute(plan.decision_sql(hist is not None))
+    con.execute("DROP TABLE IF EXISTS hist")
     con.execute(plan.meta_sql())
     con.execute(plan.chosen_sql())
     contacts = con.sql(
@@ -757,12 +786,23 @@ def _decide(con: duckdb.DuckDBPyConnection, inputs: BatchInputs) -> BatchDecisio
     ).to_arrow_table()
     held_sql = plan.held_sql()
     held_out = con.sql(held_sql).to_arrow_table() if held_sql else _HELD_SCHEMA.empty_table()
-    suppressed = con.sql(plan.suppressed_sql()).to_arrow_table()
+    funnel = _funnel(con, plan)
+    log, rows = b"", 0
+    if log_path is not None:
+        # Written by DuckDB straight to Parquet: at 10 M customers the log has tens of
+        # millions of rows, which as Arrow strings would take gigabytes.
+        path = str(log_path).replace("'", "''")
+        rows = con.execute(
+            f"COPY (SELECT * FROM ({plan.suppressed_sql()}) ORDER BY customer_id, campaign) "
+            f"TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 64000)"
+        ).fetchall()[0][0]
+        log = log_path.read_bytes()
     return BatchDecision(
         contacts.cast(_CONTACTS_SCHEMA),
         held_out.cast(_HELD_SCHEMA),
-        suppressed.cast(_SUPPRESSED_SCHEMA),
-        _funnel(con, plan),
+        log,
+        int(rows),
+        funnel,
     )
 
 

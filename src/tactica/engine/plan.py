@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tactica.domain.capacity import Limits
 from tactica.domain.policy import ContactPolicy
@@ -125,6 +127,16 @@ class FunnelRow:
     cost: Decimal = Decimal("0")
 
 
+SUPPRESSED_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("campaign", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class BatchDecision:
     """The result of a batch decision.
@@ -132,16 +144,26 @@ class BatchDecision:
     ``contacts``: customer_id, campaign, campaign_kind, offer, channel, score, cost, rank
     (1 = the customer's best contact in this run). ``held_out``: customer_id, campaign,
     offer, channel, score (the best candidate the control group kept back).
-    ``suppressed``: customer_id, campaign, stage (exclusion / policy / arbitration /
-    capacity), reason. ``funnel``: one row per campaign, in the order given. Rows of the
-    three tables come in no particular order (sorting millions of rows is left to the
-    callers that need it); ``score`` is always a double.
+    ``suppression_log``: the suppressed rows (customer_id, campaign, stage — exclusion /
+    policy / arbitration / capacity — and reason) as Parquet, sorted by customer then
+    campaign, so one customer's rows are a quick read; empty bytes when the caller did
+    not ask for it. ``funnel``: one row per campaign, in the order given. Rows of
+    contacts and held_out come in no particular order (sorting millions of rows is left
+    to the callers that need it); ``score`` is always a double.
     """
 
     contacts: pa.Table
     held_out: pa.Table
-    suppressed: pa.Table
+    suppression_log: bytes
+    suppressed_rows: int
     funnel: list[FunnelRow]
+
+    @property
+    def suppressed(self) -> pa.Table:
+        """The suppression log as a table (read on demand: at 10 M customers it is large)."""
+        if not self.suppression_log:
+            return SUPPRESSED_SCHEMA.empty_table()
+        return pq.read_table(io.BytesIO(self.suppression_log)).cast(SUPPRESSED_SCHEMA)
 
 
 #: Arrow schemas of the side tables (customer ids as text, as the customer table has them).

@@ -42,6 +42,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tactica.config import get_settings
 from tactica.domain.programs import ProgramStatus, ScheduleKind
 from tactica.engine.decide import decide_batch
 from tactica.engine.plan import BatchDecision, FunnelRow
@@ -135,7 +136,9 @@ def preview(store: Store, program: str, *, now: datetime | None = None) -> RunRe
             raise InvalidInput(f"program {p.name!r} cannot run:\n- " + "\n- ".join(problems))
         snapshot = take_snapshot(s, p)
         inputs = replace(read_inputs(store, s, snapshot, now), limits=run_limits(s, snapshot, now))
-        decision = decide_batch(inputs)
+        decision = decide_batch(
+            inputs, suppression_log=False, memory_limit=get_settings().engine_memory
+        )
     return _result(program, now, decision)
 
 
@@ -291,7 +294,7 @@ def execute_run(store: Store, run_id: int, *, resumed: bool = False) -> RunResul
             with store.session() as s:
                 inputs = read_inputs(store, s, snapshot, as_of)
                 inputs = replace(inputs, limits=run_limits(s, snapshot, as_of))
-            decision = decide_batch(inputs)
+            decision = decide_batch(inputs, memory_limit=get_settings().engine_memory)
             failpoint("run.decided")
             result = _result(program, as_of, decision)
             result.run_id, result.resumed = run_id, resumed
@@ -330,10 +333,7 @@ def _fail(store: Store, run_id: int, exc: Exception) -> None:
 
 def _suppression_log(decision: BatchDecision) -> bytes:
     """The suppressed rows as Parquet, sorted by customer so one customer is a quick read."""
-    table = decision.suppressed.sort_by([("customer_id", "ascending"), ("campaign", "ascending")])
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd", row_group_size=64_000)
-    return buf.getvalue()
+    return decision.suppression_log
 
 
 def _contact_rows(
@@ -423,7 +423,7 @@ def _persist(
             RunLog(
                 run_id=run_id,
                 suppressed=_suppression_log(decision),
-                rows=decision.suppressed.num_rows,
+                rows=decision.suppressed_rows,
             )
         )
         run.candidates = sum(f.candidates for f in decision.funnel)

@@ -572,3 +572,17 @@ def test_scheduled_contacts_and_calendar_days_in_the_customers_timezone() -> Non
         custs, [camp("k")], ledger=[{**entry, "at": NOW + timedelta(days=3)}], policy=policy
     )
     assert contacts_of(decide_batch(later)) == {("utc", "k", "O1", "sms")}
+
+
+def test_the_suppression_log_is_parquet_sorted_by_customer_and_optional() -> None:
+    custs = [customer(f"c{i:03d}", x=i % 4, sms_ok=i % 5 != 0) for i in range(200)]
+    campaigns = [camp("k", rule="x >= 1", capacity=20), camp("a", rule="x < 3", priority=1)]
+    full = decide_batch(inputs(custs, campaigns), memory_limit="64MB")
+    rows = full.suppressed.to_pylist()
+    assert len(rows) == full.suppressed_rows > 0
+    keys = [(r["customer_id"], r["campaign"]) for r in rows]
+    assert keys == sorted(keys)
+    assert {r["stage"] for r in rows} == {"exclusion", "arbitration", "capacity"}
+    bare = decide_batch(inputs(custs, campaigns), suppression_log=False)
+    assert bare.suppression_log == b"" and bare.suppressed.num_rows == 0
+    assert contacts_of(bare) == contacts_of(full) and bare.funnel == full.funnel
