@@ -389,6 +389,16 @@ def _persist(
     """Write the run's outcome in one transaction; returns the run's final status."""
     kinds = {p.name: p.kind for p in campaign_plans(snapshot)}
     with store.session() as s:
+        # Write first: on SQLite a transaction that reads and then writes fails at once
+        # ("database is locked") when another connection, such as this run's own
+        # heartbeat, committed in between; a first write waits for the lock instead.
+        # On PostgreSQL it locks the run's row, as FOR UPDATE would.
+        s.execute(
+            sa.update(Run)
+            .where(Run.id == run_id)
+            .values(heartbeat_at=_now())
+            .execution_options(synchronize_session=False)
+        )
         run = s.get(Run, run_id, with_for_update=True)
         if run is None or run.status != RunStatus.RUNNING or run.pid != os.getpid():
             raise Conflict(f"run {run_id} was taken over by another process")
