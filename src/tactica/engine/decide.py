@@ -61,12 +61,14 @@ from .plan import (
     FunnelRow,
     OfferPlan,
 )
+from .suppression_log import ARBITRATION, CHOSEN, EXCLUDED, HELD, META_KEY, POLICY, LogCodes
 
 _US_PER_DAY = 86_400 * 1_000_000
 #: Ledger statuses that do not count (the customer was not reached).
 _NOT_COUNTED = ("failed", "held_out")
 #: Stage codes of a (customer, campaign) pair in the decision table.
-_CHOSEN, _HELD, _EXCLUDED, _ARBITRATION, _POLICY = 1, 2, 3, 4, 5
+_CHOSEN, _HELD, _EXCLUDED, _ARBITRATION, _POLICY = CHOSEN, HELD, EXCLUDED, ARBITRATION, POLICY
+_STAGES = (_CHOSEN, _HELD, _EXCLUDED, _ARBITRATION, _POLICY)
 #: Up to this many rules, the rules a candidate broke are a bit mask, else their names.
 _MAX_BITS = 62
 
@@ -623,12 +625,17 @@ class _Plan:
             f"FROM dec WHERE wb{r} IS NOT NULL"
             for r in range(1, self.rounds + 1)
         )
-        best = "m.prio DESC, w.sv DESC, m.campaign, m.offer, m.channel, w.id"
+        # Branches are numbered in (campaign, offer, channel) order: b stands for the names.
+        best = "m.prio DESC, w.sv DESC, w.b, w.id"
+        cut = "CAST(NULL AS VARCHAR)"
+        if any(self.room(c).limit is not None for c in self.camps):
+            cut = (
+                "CASE WHEN m.cap IS NOT NULL AND row_number() OVER (PARTITION BY m.j "
+                f"ORDER BY {best}) > m.cap THEN m.cap_why END"
+            )
         sql = (
-            "SELECT w.*, m.campaign, m.kind, m.offer, m.channel, m.prio, m.cost, "
-            "CASE WHEN m.cap IS NOT NULL AND row_number() OVER (PARTITION BY m.campaign "
-            f"ORDER BY {best}) > m.cap THEN m.cap_why END AS cut "
-            f"FROM ({rounds}) w JOIN bm m USING (b)"
+            "SELECT w.*, m.j, m.campaign, m.kind, m.offer, m.channel, m.prio, m.cost, "
+            f"{cut} AS cut FROM ({rounds}) w JOIN bm m USING (b)"
         )
         limits = self.inputs.limits
         best = best.replace("m.", "").replace("w.", "")
@@ -668,20 +675,32 @@ class _Plan:
         ]
         return f"concat_ws(', ', {', '.join(names)})" if names else "''"
 
-    def suppressed_sql(self) -> str:
-        """The suppressed output: one row per (customer, campaign) pair not contacted."""
-        per_run = _s(f"{self.policy.per_run} per run already chosen")
-        parts = [
-            f"SELECT id AS customer_id, {_s(camp.name)} AS campaign, "
-            f"CASE st{j} WHEN {_EXCLUDED} THEN 'exclusion' WHEN {_ARBITRATION} THEN 'arbitration' "
-            f"ELSE 'policy' END AS stage, "
-            f"CASE st{j} WHEN {_EXCLUDED} THEN {self.exclusion_reason(j)} "
-            f"WHEN {_ARBITRATION} THEN {per_run} ELSE {self.policy_reason(f'pr{j}')} END AS reason "
-            f"FROM dec WHERE st{j} >= {_EXCLUDED}"
-            for j, camp in enumerate(self.camps)
-        ]
-        parts.append("SELECT id, campaign, 'capacity', cut FROM chosen WHERE NOT kept")
-        return " UNION ALL ".join(parts)
+    def log_codes(self) -> LogCodes:
+        """What the suppression log's codes mean for this run."""
+        return LogCodes(
+            campaigns=[c.name for c in self.camps],
+            channels=list(self.channels),
+            campaign_channels=[
+                sorted({self.channels.index(ch) for ch in c.channels}) for c in self.camps
+            ],
+            rules=[r.name for r in self.policy.rules] if self.bits else None,
+            per_run=self.policy.per_run,
+        )
+
+    def suppression_log_sql(self) -> str:
+        """The compact suppression log (see :mod:`tactica.engine.suppression_log`), by customer."""
+        n = len(self.camps)
+        cuts = ", ".join(f"max(cut) FILTER (WHERE j = {j}) AS cut{j}" for j in range(n))
+        cols = ["d.id AS customer_id"]
+        cols.extend(f"d.why{k}" for k in range(len(self.channels)))
+        for j in range(n):
+            cols.extend([f"d.st{j}", f"d.pr{j}", f"x.cut{j}"])
+        left_out = _any([f"d.st{j} >= {_EXCLUDED}" for j in range(n)] + ["x.id IS NOT NULL"])
+        return (
+            f"SELECT {', '.join(cols)} FROM dec d LEFT JOIN "
+            f"(SELECT id, {cuts} FROM chosen WHERE NOT kept GROUP BY id) x USING (id) "
+            f"WHERE {left_out} ORDER BY customer_id"
+        )
 
     def held_sql(self) -> str | None:
         """The held-out output: per held pair, its best candidate."""
@@ -697,15 +716,23 @@ class _Plan:
             f"FROM ({' UNION ALL '.join(parts)}) h JOIN bm m USING (b)"
         )
 
-    def funnel_sql(self) -> str:
-        """Counts of pairs per campaign and stage, and of exclusions per reason."""
-        counts = [
-            f"SELECT {j} AS j, st{j} AS st, "
-            f"CASE WHEN st{j} = {_EXCLUDED} THEN {self.exclusion_reason(j)} END AS reason "
-            f"FROM dec WHERE st{j} IS NOT NULL"
+    def stage_counts_sql(self) -> str:
+        """Pairs per campaign and stage, in one scan: a count per (campaign, stage) column."""
+        cols = [
+            f"count(*) FILTER (WHERE st{j} = {st})"
+            for j in range(len(self.camps))
+            for st in _STAGES
+        ]
+        return f"SELECT {', '.join(cols)} FROM dec"
+
+    def exclusion_counts_sql(self) -> str:
+        """Excluded pairs per campaign and reason (the reason built only where excluded)."""
+        parts = [
+            f"SELECT {j} AS j, {self.exclusion_reason(j)} AS reason, count(*) "
+            f"FROM dec WHERE st{j} = {_EXCLUDED} GROUP BY ALL"
             for j in range(len(self.camps))
         ]
-        return f"SELECT j, st, reason, count(*) FROM ({' UNION ALL '.join(counts)}) GROUP BY ALL"
+        return " UNION ALL ".join(parts)
 
 
 def _covers(scope: Scope, alias: str) -> str:
@@ -792,11 +819,15 @@ def _decide(
         # Written by DuckDB straight to Parquet: at 10 M customers the log has tens of
         # millions of rows, which as Arrow strings would take gigabytes.
         path = str(log_path).replace("'", "''")
-        rows = con.execute(
-            f"COPY (SELECT * FROM ({plan.suppressed_sql()}) ORDER BY customer_id, campaign) "
-            f"TO '{path}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 64000)"
-        ).fetchall()[0][0]
+        codes = _s(plan.log_codes().to_json().decode())
+        con.execute(
+            f"COPY ({plan.suppression_log_sql()}) TO '{path}' (FORMAT parquet, "
+            f"COMPRESSION zstd, ROW_GROUP_SIZE 64000, KV_METADATA {{{_s(META_KEY.decode())}: "
+            f"{codes}}})"
+        )
         log = log_path.read_bytes()
+        # Every pair but the held-out and the contacted ones is left out with a reason.
+        rows = sum(f.candidates - f.held_out - f.after_capacity for f in funnel)
     return BatchDecision(
         contacts.cast(_CONTACTS_SCHEMA),
         held_out.cast(_HELD_SCHEMA),
@@ -808,12 +839,15 @@ def _decide(
 
 def _funnel(con: duckdb.DuckDBPyConnection, plan: _Plan) -> list[FunnelRow]:
     """Counts per campaign, in customers: every stage keeps a subset of the one before."""
-    stages: dict[tuple[int, int], int] = {}
+    (counts,) = con.execute(plan.stage_counts_sql()).fetchall()
+    stages = {
+        (j, st): int(counts[j * len(_STAGES) + i])
+        for j in range(len(plan.camps))
+        for i, st in enumerate(_STAGES)
+    }
     excluded: dict[int, dict[str, int]] = {}
-    for j, st, reason, n in con.execute(plan.funnel_sql()).fetchall():
-        stages[j, st] = stages.get((j, st), 0) + int(n)
-        if st == _EXCLUDED:
-            excluded.setdefault(j, {})[reason] = int(n)
+    for j, reason, n in con.execute(plan.exclusion_counts_sql()).fetchall():
+        excluded.setdefault(j, {})[reason] = int(n)
     kept = dict(
         con.execute("SELECT campaign, count(*) FROM chosen WHERE kept GROUP BY campaign").fetchall()
     )

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tactica.domain.capacity import Limits
 from tactica.domain.policy import ContactPolicy
 from tactica.domain.schema import FieldType
+
+from .suppression_log import read_log
 
 #: Buckets of the control-group hash: a customer is held out of a campaign iff
 #: ``control_bucket(id, campaign) < control_share × BUCKETS``.
@@ -127,16 +127,6 @@ class FunnelRow:
     cost: Decimal = Decimal("0")
 
 
-SUPPRESSED_SCHEMA = pa.schema(
-    [
-        ("customer_id", pa.string()),
-        ("campaign", pa.string()),
-        ("stage", pa.string()),
-        ("reason", pa.string()),
-    ]
-)
-
-
 @dataclass(frozen=True)
 class BatchDecision:
     """The result of a batch decision.
@@ -144,12 +134,13 @@ class BatchDecision:
     ``contacts``: customer_id, campaign, campaign_kind, offer, channel, score, cost, rank
     (1 = the customer's best contact in this run). ``held_out``: customer_id, campaign,
     offer, channel, score (the best candidate the control group kept back).
-    ``suppression_log``: the suppressed rows (customer_id, campaign, stage — exclusion /
-    policy / arbitration / capacity — and reason) as Parquet, sorted by customer then
-    campaign, so one customer's rows are a quick read; empty bytes when the caller did
-    not ask for it. ``funnel``: one row per campaign, in the order given. Rows of
-    contacts and held_out come in no particular order (sorting millions of rows is left
-    to the callers that need it); ``score`` is always a double.
+    ``suppression_log``: who was left out of which campaign and why, as compact
+    Parquet sorted by customer (see :mod:`tactica.engine.suppression_log`; ``suppressed``
+    reads it as rows: customer_id, campaign, stage — exclusion / policy / arbitration /
+    capacity — and reason); empty bytes when the caller did not ask for it.
+    ``suppressed_rows`` counts those pairs. ``funnel``: one row per campaign, in the
+    order given. Rows of contacts and held_out come in no particular order (sorting
+    millions of rows is left to the callers that need it); ``score`` is always a double.
     """
 
     contacts: pa.Table
@@ -161,9 +152,7 @@ class BatchDecision:
     @property
     def suppressed(self) -> pa.Table:
         """The suppression log as a table (read on demand: at 10 M customers it is large)."""
-        if not self.suppression_log:
-            return SUPPRESSED_SCHEMA.empty_table()
-        return pq.read_table(io.BytesIO(self.suppression_log)).cast(SUPPRESSED_SCHEMA)
+        return read_log(self.suppression_log)
 
 
 #: Arrow schemas of the side tables (customer ids as text, as the customer table has them).

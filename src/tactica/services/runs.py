@@ -22,7 +22,6 @@ commit, so runs that overlap in time still never push a customer past a cap.
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 import threading
@@ -36,7 +35,6 @@ from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +44,7 @@ from tactica.config import get_settings
 from tactica.domain.programs import ProgramStatus, ScheduleKind
 from tactica.engine.decide import decide_batch
 from tactica.engine.plan import BatchDecision, FunnelRow
+from tactica.engine.suppression_log import read_log
 from tactica.errors import Conflict, InvalidInput, NotFound
 from tactica.failpoints import failpoint
 from tactica.services import audit
@@ -530,5 +529,4 @@ def suppressions_of(session: Session, run_id: int, customer_id: str) -> list[dic
     log = session.get(RunLog, run_id)
     if log is None:
         return []
-    table = pq.read_table(io.BytesIO(log.suppressed), filters=[("customer_id", "=", customer_id)])
-    return list(table.to_pylist())
+    return list(read_log(log.suppressed, customer_id).to_pylist())
