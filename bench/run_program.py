@@ -1,6 +1,7 @@
 """A whole batch run, end to end, through the store: read, decide, persist.
 
     python -m bench.run_program --rows 1000000 --campaigns 20 [--repeat 3] [--db-url URL]
+        [--workspace DIR]
 
 Builds (untimed) a workspace with N customers (age, region, balance, contact points,
 consents, time zone), 3 contacts per customer in the history over the last 40 days,
@@ -11,7 +12,9 @@ within 14 days), the same shapes as ``bench.decide_batch``. Then times
 the store, decide in DuckDB, persist contacts, held-out members, funnel and
 suppression log in one transaction. Each repeat deletes the previous run first. Also
 times ``preview`` (``tactica run --dry-run``: everything but the writes). Prints
-medians and the peak RSS. SQLite in a temporary workspace unless ``--db-url``.
+medians of the whole run and of its steps (read, decide, persist) and the peak RSS.
+SQLite in a temporary workspace unless ``--db-url``; ``--workspace DIR`` keeps the
+SQLite workspace in DIR and reuses it when it was built with the same sizes.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -155,6 +161,54 @@ def _forget_runs(store: Store) -> None:
         s.commit()
 
 
+@contextmanager
+def _step_timers(steps: dict[str, list[float]]) -> Iterator[None]:
+    """Time the steps of ``run_program`` (read, decide, persist) by wrapping them."""
+    names = {"read_inputs": "read", "decide_batch": "decide", "_persist": "persist"}
+    saved = {name: getattr(runs, name) for name in names}
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                steps[names[name]].append(time.perf_counter() - t)
+
+        return wrapper
+
+    for name, fn in saved.items():
+        setattr(runs, name, timed(name, fn))
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(runs, name, fn)
+
+
+def _workspace(args: argparse.Namespace, folder: Path) -> Store:
+    """The store to time, built unless ``--workspace`` holds one of the same sizes."""
+    if args.db_url:
+        store = Store(args.db_url)
+    else:
+        store = Store(f"sqlite:///{folder / 'tactica.db'}")
+        stamp = folder / "built.txt"
+        sizes = f"{args.rows} {args.campaigns}"
+        if stamp.exists() and stamp.read_text() == sizes:
+            print(f"reusing the workspace in {folder}")
+            return store
+    t = time.perf_counter()
+    build(store, args.rows, args.campaigns, folder)
+    print(f"built the workspace in {time.perf_counter() - t:.1f} s")
+    if not args.db_url:
+        (folder / "built.txt").write_text(f"{args.rows} {args.campaigns}")
+    return store
+
+
+def _fmt(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.2f} s" if xs else "-"
+
+
 def main() -> None:
     """Build the workspace, time ``run_program`` and ``preview``; print medians and RSS."""
     ap = argparse.ArgumentParser()
@@ -162,23 +216,25 @@ def main() -> None:
     ap.add_argument("--campaigns", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--db-url", default=None, help="default: SQLite in a temporary folder")
+    ap.add_argument("--workspace", default=None, help="keep (and reuse) the SQLite workspace here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        store = Store(args.db_url or f"sqlite:///{folder / 'tactica.db'}")
-        t = time.perf_counter()
-        build(store, args.rows, args.campaigns, folder)
-        print(f"built the workspace in {time.perf_counter() - t:.1f} s")
+        folder = Path(args.workspace or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        store = _workspace(args, folder)
+        _forget_runs(store)
         previews, full = [], []
+        steps: dict[str, list[float]] = {"read": [], "decide": [], "persist": []}
         result = None
         for _ in range(args.repeat):
             t = time.perf_counter()
             runs.preview(store, "bench", now=NOW)
             previews.append(time.perf_counter() - t)
             _forget_runs(store)
-            t = time.perf_counter()
-            result = runs.run_program(store, "bench", actor="bench", now=NOW)
-            full.append(time.perf_counter() - t)
+            with _step_timers(steps):
+                t = time.perf_counter()
+                result = runs.run_program(store, "bench", actor="bench", now=NOW)
+                full.append(time.perf_counter() - t)
         _forget_runs(store)
         store.dispose()
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -189,6 +245,10 @@ def main() -> None:
         f"(runs {', '.join(f'{x:.2f}' for x in full)}); dry run median "
         f"{statistics.median(previews):.2f} s; {result.contacts:,} contacts, "
         f"{result.held_out:,} held out; peak RSS {rss_mib:,.0f} MiB"
+    )
+    print(
+        f"steps of the run (medians): read {_fmt(steps['read'])}, decide "
+        f"{_fmt(steps['decide'])}, persist {_fmt(steps['persist'])}"
     )
 
 

@@ -11,6 +11,7 @@ decision time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from tactica.domain.capacity import BudgetRoom, ChannelRoom, Limits, campaign_room
 from tactica.domain.lists import ListKind
-from tactica.domain.policy import Calendar, ContactPolicy, FrequencyCap, MinGap, NoRepeatOffer
+from tactica.domain.policy import (
+    Calendar,
+    ContactPolicy,
+    ContactStatus,
+    FrequencyCap,
+    MinGap,
+    NoRepeatOffer,
+)
 from tactica.domain.rules import compile_rule
 from tactica.domain.rules.ast import render_literal
 from tactica.domain.schema import CustomerSchema, FieldType
@@ -38,7 +46,7 @@ from tactica.engine.plan import (
 from tactica.errors import InvalidInput
 from tactica.services.policies import parse_policy, policy_data
 from tactica.services.programs import parse_program, program_data
-from tactica.store.arrow import fetch_arrow
+from tactica.store.arrow import LARGE_READ_ROWS, fetch_arrow_many
 from tactica.store.customer_table import load_schema
 from tactica.store.db import Store
 from tactica.store.models import (
@@ -208,15 +216,38 @@ def read_ledger(
     *,
     until: datetime | None = None,
     exclude_run: int | None = None,
+    large: bool = False,
 ) -> pa.Table:
-    """Contacts decided after ``since`` (queued, sent or later), as the engine's ledger.
+    """Contacts decided after ``since`` that count (queued, sent or later), as the ledger.
 
-    ``until`` and ``exclude_run`` give the ledger as a past run saw it: nothing decided
-    after it, and not its own contacts.
+    Failed contacts and held-out members count for no rule (``ContactStatus.counts``),
+    so they are not read. ``until`` and ``exclude_run`` give the ledger as a past run
+    saw it: nothing decided after it, and not its own contacts. ``large`` reads in a
+    child process (:func:`tactica.store.arrow.fetch_arrow_many`).
     """
+    not_counted = _text_list(c.value for c in ContactStatus if not c.counts)
+    table_ref = "contacts"
+    if customer_ids is None and store.dialect == "sqlite":
+        # SQLite knows nothing of how the decision times spread, and always takes the
+        # decided_at index: row by row, twice as slow as reading the table when the
+        # window holds most of the history. A few hundred rows spread over the table
+        # tell which is the case.
+        with store.engine.connect() as conn:
+            lo, hi = conn.execute(sa.text("SELECT min(id), max(id) FROM contacts")).one()
+            if lo is not None and hi - lo >= 1_000:
+                probe = ", ".join(str(lo + (hi - lo) * i // 255) for i in range(256))
+                found, inside = conn.execute(
+                    sa.text(
+                        "SELECT count(*), coalesce(sum(decided_at > "
+                        f"{_sql_time(store, since)}), 0) FROM contacts WHERE id IN ({probe})"
+                    )
+                ).one()
+                if found >= 64 and inside * 5 >= found:
+                    table_ref = "contacts NOT INDEXED"
     sql = (
         "SELECT customer_id, decided_at AS at, channel, campaign, campaign_kind, offer, status "
-        f"FROM contacts WHERE decided_at > {_sql_time(store, since)}"
+        f"FROM {table_ref} WHERE decided_at > {_sql_time(store, since)}"
+        f" AND coalesce(status, '') NOT IN ({not_counted})"
         + _sql_ids("customer_id", customer_ids)
         + (f" AND decided_at <= {_sql_time(store, until)}" if until is not None else "")
         + (
@@ -225,22 +256,8 @@ def read_ledger(
             else ""
         )
     )
-    table = fetch_arrow(
-        store,
-        sql,
-        {
-            n: "text"
-            for n in (
-                "customer_id",
-                "at",
-                "channel",
-                "campaign",
-                "campaign_kind",
-                "offer",
-                "status",
-            )
-        },
-    )
+    kinds = dict.fromkeys(LEDGER_SCHEMA.names, "text")
+    (table,) = fetch_arrow_many(store, [(sql, kinds)], large=large)
     if store.dialect == "sqlite":
         # UTC text; a cast reads it exactly (strptime has no fraction-of-second format).
         at = table["at"].cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
@@ -284,19 +301,47 @@ def read_inputs(
         points[ch], consents[ch] = point.name, consent.name
     columns = sorted({"id", "timezone", *names, *points.values(), *consents.values()})
     select = ", ".join(f'"{c}"' for c in columns)
-    customers = fetch_arrow(
-        store, f"SELECT {select} FROM customers WHERE TRUE" + _sql_ids("id", ids), None
-    )
-    customers = _typed_customers(customers, columns, fields)
+    customers_sql = f"SELECT {select} FROM customers WHERE TRUE" + _sql_ids("id", ids)
     policy = policy_of(snapshot)
-    ledger = read_ledger(
-        store,
-        now - history_horizon(policy),
-        ids,
-        until=now if past_run is not None else None,
-        exclude_run=past_run,
+    since = now - history_horizon(policy)
+    until = now if past_run is not None else None
+    # A whole run reads its customers and its contact history at once: in two child
+    # processes on SQLite (from LARGE_READ_ROWS rows), in two connections on PostgreSQL.
+    large = ids is None
+    if large and store.dialect == "sqlite":
+        rows = session.execute(
+            sa.text(
+                "SELECT (SELECT coalesce(max(rowid), 0) FROM customers) "
+                "+ (SELECT coalesce(max(id), 0) FROM contacts)"
+            )
+        ).scalar_one()
+        large = rows >= LARGE_READ_ROWS
+    # A child process needs every column's kind; elsewhere the columns come typed as
+    # the database has them and _typed_customers converts them.
+    kinds = (
+        {
+            c: {FieldType.INT: "int", FieldType.BOOL: "int", FieldType.FLOAT: "float"}.get(
+                fields.get(c, FieldType.TEXT), "text"
+            )
+            for c in columns
+        }
+        if large and store.dialect == "sqlite"
+        else {}
     )
-    exclusions, vip, members = _lists(store, now, static, lists, ids)
+    queries = [(customers_sql, kinds), *_lists(store, now, static, lists, ids)]
+    if large:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ledger") as pool:
+            reading = pool.submit(
+                read_ledger, store, since, ids, until=until, exclude_run=past_run, large=True
+            )
+            tables = fetch_arrow_many(store, queries, large=True)
+            ledger = reading.result()
+    else:
+        tables = fetch_arrow_many(store, queries)
+        ledger = read_ledger(store, since, ids, until=until, exclude_run=past_run)
+    customers = _typed_customers(tables[0], columns, fields)
+    exclusions, vip = tables[1].cast(EXCLUSIONS_SCHEMA), tables[2].cast(VIP_SCHEMA)
+    members = tables[3].cast(MEMBERS_SCHEMA) if len(tables) > 3 else MEMBERS_SCHEMA.empty_table()
     return BatchInputs(
         customers=customers,
         fields=fields,
@@ -357,27 +402,29 @@ def _lists(
     static: set[str],
     lists: set[str],
     ids: list[str] | None,
-) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """Exclusions (with reasons), the VIP whitelist and the memberships rules read.
+) -> list[tuple[str, dict[str, str]]]:
+    """Queries for the exclusions (with reasons), the VIP whitelist and the memberships.
 
-    Read set-based into Arrow: an opt-out list may hold millions of entries.
+    In this order; the memberships only when some rule reads a list or a static
+    segment. Read set-based into Arrow: an opt-out list may hold millions of entries.
     """
     entries = (
         "FROM special_list_entries e JOIN special_lists l ON l.id = e.list_id "
         f"WHERE (e.expires_at IS NULL OR e.expires_at > {_sql_time(store, now)})"
         + _sql_ids("e.customer_id", ids)
     )
-    text = dict.fromkeys(("customer_id", "channel", "reason", "kind", "name"), "text")
     reason = "'on ' || l.kind || ' list ' || '''' || l.name || ''''"
-    exclusions = fetch_arrow(
-        store,
-        f"SELECT e.customer_id, e.channel, {reason} AS reason {entries} "
-        f"AND l.kind <> '{ListKind.VIP.value}'",
-        text,
-    )
-    vip = fetch_arrow(
-        store, f"SELECT e.customer_id {entries} AND l.kind = '{ListKind.VIP.value}'", text
-    )
+    queries = [
+        (
+            f"SELECT e.customer_id, e.channel, {reason} AS reason {entries} "
+            f"AND l.kind <> '{ListKind.VIP.value}'",
+            dict.fromkeys(EXCLUSIONS_SCHEMA.names, "text"),
+        ),
+        (
+            f"SELECT e.customer_id {entries} AND l.kind = '{ListKind.VIP.value}'",
+            dict.fromkeys(VIP_SCHEMA.names, "text"),
+        ),
+    ]
     parts = []
     if lists:
         parts.append(
@@ -390,16 +437,9 @@ def _lists(
             f"JOIN segments s ON s.id = m.segment_id WHERE s.name IN ({_text_list(static)})"
             + _sql_ids("m.customer_id", ids)
         )
-    members = (
-        fetch_arrow(store, " UNION ALL ".join(parts), text)
-        if parts
-        else MEMBERS_SCHEMA.empty_table()
-    )
-    return (
-        exclusions.cast(EXCLUSIONS_SCHEMA),
-        vip.cast(VIP_SCHEMA),
-        members.cast(MEMBERS_SCHEMA),
-    )
+    if parts:
+        queries.append((" UNION ALL ".join(parts), dict.fromkeys(MEMBERS_SCHEMA.names, "text")))
+    return queries
 
 
 # --------------------------------------------------------------------------- capacity
