@@ -135,7 +135,7 @@ class BatchDecision:
     (1 = the customer's best contact in this run). ``held_out``: customer_id, campaign,
     offer, channel, score (the best candidate the control group kept back).
     ``suppression_log``: who was left out of which campaign and why, as compact
-    Parquet sorted by customer (see :mod:`tactica.engine.suppression_log`; ``suppressed``
+    Parquet (see :mod:`tactica.engine.suppression_log`; ``suppressed``
     reads it as rows: customer_id, campaign, stage — exclusion / policy / arbitration /
     capacity — and reason); empty bytes when the caller did not ask for it.
     ``suppressed_rows`` counts those pairs. ``funnel``: one row per campaign, in the

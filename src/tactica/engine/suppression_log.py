@@ -12,7 +12,7 @@ customer, in codes, the way the engine decides:
                  their names when the policy has too many rules for bits
 ``cut<j>``       the capacity limit that cut campaign j's contact, in words
 
-sorted by customer, with what the codes mean (campaign, channel and rule names) in the
+with what the codes mean (campaign, channel and rule names) in the
 Parquet file's metadata. :func:`decode` turns rows back into the pairs and their
 reasons in words, exactly as a marketer reads them.
 """
@@ -129,12 +129,15 @@ def codes_of(data: bytes) -> LogCodes | None:
 
 
 def read_log(data: bytes, customer_id: str | None = None) -> pa.Table:
-    """The pairs of a log file (all, or one customer's) as a table in words."""
+    """The pairs of a log file (all, or one customer's) as a table in words, sorted by
+    customer and campaign."""
     if not data:
         return SUPPRESSED_SCHEMA.empty_table()
     filters = [("customer_id", "=", customer_id)] if customer_id is not None else None
     table = pq.read_table(io.BytesIO(data), filters=filters)
     codes = codes_of(data)
     if codes is None:  # one row per pair already
-        return table.select(SUPPRESSED_SCHEMA.names).cast(SUPPRESSED_SCHEMA)
-    return pa.Table.from_pylist(decode_rows(table.to_pylist(), codes), schema=SUPPRESSED_SCHEMA)
+        out = table.select(SUPPRESSED_SCHEMA.names).cast(SUPPRESSED_SCHEMA)
+    else:
+        out = pa.Table.from_pylist(decode_rows(table.to_pylist(), codes), schema=SUPPRESSED_SCHEMA)
+    return out.sort_by([("customer_id", "ascending"), ("campaign", "ascending")])

@@ -331,7 +331,7 @@ def _fail(store: Store, run_id: int, exc: Exception) -> None:
 
 
 def _suppression_log(decision: BatchDecision) -> bytes:
-    """The suppressed rows as Parquet, sorted by customer so one customer is a quick read."""
+    """The compact suppression log the engine wrote (see tactica.engine.suppression_log)."""
     return decision.suppression_log
 
 
