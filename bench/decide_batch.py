@@ -1,6 +1,7 @@
 """Time the batch decision on synthetic data, set-based from DuckDB ``range()``.
 
     python -m bench.decide_batch --rows 1000000 --campaigns 20 [--repeat 3] [--per-run 1]
+        [--memory-limit 4GB]
 
 N customers (an int ``age``, ``region``, msisdn/email with consents, timezone), 3 ledger
 rows per customer over the last 40 days, 1 % opted out, 1 % VIP, and C campaigns (a
@@ -107,6 +108,7 @@ def main() -> None:
     ap.add_argument("--campaigns", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--per-run", type=int, default=1)
+    ap.add_argument("--memory-limit", default=None, help="DuckDB's memory limit, e.g. 4GB")
     args = ap.parse_args()
     customers, ledger, exclusions, vip = data(args.rows)
     inputs = BatchInputs(
@@ -125,7 +127,7 @@ def main() -> None:
     times = []
     for _ in range(args.repeat):
         t = time.perf_counter()
-        decision = decide_batch(inputs)
+        decision = decide_batch(inputs, memory_limit=args.memory_limit)
         times.append(time.perf_counter() - t)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
