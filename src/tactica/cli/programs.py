@@ -64,11 +64,14 @@ def delete(name: str) -> None:
 def list_policies() -> None:
     """Every contact policy and its rules."""
     with open_store().session() as s:
-        t = Table("policy", "per run", "rules", "description")
+        t = Table("policy", "per run", "rules", "daily capacity", "description")
         for pol in policies.list_policies(s):
             rules = "\n".join(
                 ", ".join(f"{k}={v}" for k, v in r.items() if k != "type") + f" ({r['type']})"
                 for r in pol["rules"]
             )
-            t.add_row(pol["name"], str(pol["per_run"]), rules, pol["description"])
+            daily = "\n".join(f"{ch}: {n:,}" for ch, n in pol["daily_capacity"].items())
+            if daily:
+                daily += f"\n(days in {pol['timezone']})"
+            t.add_row(pol["name"], str(pol["per_run"]), rules, daily or "-", pol["description"])
         console.print(t)

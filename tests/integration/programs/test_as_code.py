@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tactica.domain.schema import FieldDef, FieldType
 from tactica.errors import Conflict, InvalidInput
@@ -29,6 +30,8 @@ rules:
   - {type: cap, name: sms-week, max: 1, calendar: week, channel: sms}
   - {type: gap, name: gap-48h, hours: 48}
   - {type: no_repeat, name: offer-14d, days: 14}
+daily_capacity: {phone: 400}
+timezone: Europe/Lisbon
 ---
 kind: Program
 name: spring-deposits
@@ -167,7 +170,11 @@ def test_cli_apply_export_status(tactica: Tactica, tmp_path: Path) -> None:
     out = tmp_path / "all.yaml"
     assert tactica("export", "-o", str(out)).code == 0
     assert "name: spring-deposits" in out.read_text()
-    assert "gentle" in tactica("policies", "list").out
+    listed = tactica("policies", "list").out
+    assert "gentle" in listed and "phone: 400" in listed and "Europe/Lisbon" in listed
+    exported = yaml.safe_load_all(out.read_text())
+    gentle = next(d for d in exported if d.get("name") == "gentle")
+    assert (gentle["daily_capacity"], gentle["timezone"]) == ({"phone": 400}, "Europe/Lisbon")
 
 
 def test_programs_over_the_api(ready: Store) -> None:
