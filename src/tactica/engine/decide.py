@@ -664,16 +664,6 @@ class _Plan:
         items = ", ".join(f"why{k}" for k in ks)
         return f"array_to_string(list_sort(list_distinct([{items}])), '; ')"
 
-    def policy_reason(self, col: str) -> str:
-        """SQL for the names of the rules broken, from the ``fb`` value in ``col``."""
-        if not self.bits:
-            return col
-        names = [
-            f"CASE WHEN {col} & {1 << i} <> 0 THEN {_s(rule.name)} END"
-            for i, rule in enumerate(self.policy.rules)
-        ]
-        return f"concat_ws(', ', {', '.join(names)})" if names else "''"
-
     def log_codes(self) -> LogCodes:
         """What the suppression log's codes mean for this run."""
         return LogCodes(
