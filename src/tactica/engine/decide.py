@@ -44,6 +44,7 @@ from tactica.domain.capacity import CampaignRoom
 from tactica.domain.policy import (
     Calendar,
     ContactPolicy,
+    ContactStatus,
     FrequencyCap,
     MinGap,
     NoRepeatOffer,
@@ -65,7 +66,7 @@ from .suppression_log import ARBITRATION, CHOSEN, EXCLUDED, HELD, META_KEY, POLI
 
 _US_PER_DAY = 86_400 * 1_000_000
 #: Ledger statuses that do not count (the customer was not reached).
-_NOT_COUNTED = ("failed", "held_out")
+_NOT_COUNTED = tuple(s.value for s in ContactStatus if not s.counts)
 #: Stage codes of a (customer, campaign) pair in the decision table.
 _CHOSEN, _HELD, _EXCLUDED, _ARBITRATION, _POLICY = CHOSEN, HELD, EXCLUDED, ARBITRATION, POLICY
 #: Up to this many rules, the rules a candidate broke are a bit mask, else their names.

@@ -445,7 +445,7 @@ def _lists(
 # --------------------------------------------------------------------------- capacity
 
 #: Ledger statuses that do not use a channel's day (the customer was not reached).
-_NOT_REACHED = ("failed", "held_out")
+_NOT_REACHED = tuple(s.value for s in ContactStatus if not s.counts)
 
 
 def _spent(
