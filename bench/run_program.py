@@ -39,7 +39,7 @@ from tactica.services import as_code, lists, runs
 from tactica.services.importing import import_customers
 from tactica.store.customer_table import add_fields
 from tactica.store.db import Store
-from tactica.store.models import Contact, Run, RunCampaign, RunLog
+from tactica.store.models import Contact, HeldOut, Run, RunCampaign, RunLog
 from tactica.store.run_writes import insert_contacts
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -155,6 +155,7 @@ def build(store: Store, rows: int, campaigns: int, folder: Path) -> None:
 def _forget_runs(store: Store) -> None:
     with store.session() as s:
         s.execute(sa.delete(Contact).where(Contact.run_id.is_not(None)))
+        s.execute(sa.delete(HeldOut))
         s.execute(sa.delete(RunLog))
         s.execute(sa.delete(RunCampaign))
         s.execute(sa.delete(Run))
@@ -196,6 +197,7 @@ def _workspace(args: argparse.Namespace, folder: Path) -> Store:
         sizes = f"{args.rows} {args.campaigns}"
         if stamp.exists() and stamp.read_text() == sizes:
             print(f"reusing the workspace in {folder}")
+            store.upgrade()  # a workspace kept from an older version
             return store
     t = time.perf_counter()
     build(store, args.rows, args.campaigns, folder)

@@ -44,12 +44,11 @@ class ContactStatus(StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
-    HELD_OUT = "held_out"
 
     @property
     def counts(self) -> bool:
         """True when the contact counts against the policy (the customer is or will be reached)."""
-        return self not in (ContactStatus.FAILED, ContactStatus.HELD_OUT)
+        return self is not ContactStatus.FAILED
 
 
 @dataclass(frozen=True)

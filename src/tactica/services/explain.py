@@ -32,7 +32,7 @@ from tactica.services.programs import get_program
 from tactica.services.run_inputs import campaign_rule, read_inputs, run_limits, take_snapshot
 from tactica.services.runs import get_run, suppressions_of
 from tactica.store.db import Store
-from tactica.store.models import Contact
+from tactica.store.models import Contact, HeldOut
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,14 @@ def explain_customer(
                 limits = run_limits(s, snapshot, as_of, past_run=run_id)
                 inputs = replace(inputs, limits=limits)
             recorded_contacts = [
-                {"campaign": c.campaign, "offer": c.offer, "channel": c.channel, "status": c.status}
+                {"campaign": h.campaign, "offer": h.offer, "channel": h.channel, "held_out": True}
+                for h in s.scalars(
+                    sa.select(HeldOut)
+                    .where(HeldOut.run_id == run_id, HeldOut.customer_id == customer_id)
+                    .order_by(HeldOut.campaign)
+                )
+            ] + [
+                {"campaign": c.campaign, "offer": c.offer, "channel": c.channel, "held_out": False}
                 for c in s.scalars(
                     sa.select(Contact)
                     .where(Contact.run_id == run_id, Contact.customer_id == customer_id)
@@ -362,11 +369,11 @@ def _compare(
 ) -> None:
     """Put what the run recorded next to the replay, and say where they differ."""
     for c in contacts:
-        what = "held out (control group)" if c["status"] == "held_out" else "contacted"
+        what = "held out (control group)" if c["held_out"] else "contacted"
         out.recorded.append(f"{c['campaign']}: {what} with {c['offer']} on {c['channel']}")
     for r in log:
         out.recorded.append(f"{r['campaign']}: {r['stage']}: {r['reason']}")
-    queued = {c["campaign"] for c in contacts if c["status"] != "held_out"}
+    queued = {c["campaign"] for c in contacts if not c["held_out"]}
     for ex in out.campaigns:
         if ex.contacted and ex.campaign not in queued:
             cut = next((r for r in log if r["campaign"] == ex.campaign), None)

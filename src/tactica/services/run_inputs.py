@@ -220,7 +220,7 @@ def read_ledger(
 ) -> pa.Table:
     """Contacts decided after ``since`` that count (queued, sent or later), as the ledger.
 
-    Failed contacts and held-out members count for no rule (``ContactStatus.counts``),
+    Failed contacts count for no rule (``ContactStatus.counts``),
     so they are not read. ``until`` and ``exclude_run`` give the ledger as a past run
     saw it: nothing decided after it, and not its own contacts. ``large`` reads in a
     child process (:func:`tactica.store.arrow.fetch_arrow_many`).

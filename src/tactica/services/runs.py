@@ -34,13 +34,13 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tactica.config import get_settings
+from tactica.domain.policy import ContactStatus
 from tactica.domain.programs import ProgramStatus, ScheduleKind
 from tactica.engine.decide import decide_batch
 from tactica.engine.plan import BatchDecision, FunnelRow
@@ -49,11 +49,11 @@ from tactica.errors import Conflict, InvalidInput, NotFound
 from tactica.failpoints import failpoint
 from tactica.services import audit
 from tactica.services.programs import get_program, runnable_problems
-from tactica.services.run_inputs import campaign_plans, read_inputs, run_limits, take_snapshot
+from tactica.services.run_inputs import read_inputs, run_limits, take_snapshot
 from tactica.store.db import Store
 from tactica.store.locks import ledger_lock
 from tactica.store.models import Program, Run, RunCampaign, RunLog
-from tactica.store.run_writes import insert_contacts
+from tactica.store.run_writes import insert_contacts, insert_held_out
 
 #: A running run whose heartbeat is older than this has lost its process.
 LEASE = timedelta(seconds=60)
@@ -335,46 +335,37 @@ def _suppression_log(decision: BatchDecision) -> bytes:
     return decision.suppression_log
 
 
-def _contact_rows(
-    decision: BatchDecision, run_id: int, program: str, kinds: dict[str, str]
-) -> pa.Table:
-    """Contacts (queued) and held-out members (held_out) as rows of the contacts table."""
-    c, h = decision.contacts, decision.held_out
-    n, m = c.num_rows, h.num_rows
-    # Held-out rows carry no campaign kind: look it up per campaign, column-wise.
-    names = pa.array(list(kinds), pa.string())
-    kind_of = pc.take(
-        pa.array(list(kinds.values()), pa.string()),
-        pc.index_in(h["campaign"].cast(pa.string()), value_set=names),
-    )
-
-    def both(column: str, kind: pa.DataType, held: pa.ChunkedArray | pa.Array) -> pa.Array:
-        return pa.concat_arrays(
+def _contact_rows(decision: BatchDecision, run_id: int, program: str) -> pa.Table:
+    """The run's contacts (queued) as rows of the contacts table."""
+    c = decision.contacts
+    n = c.num_rows
+    return (
+        c.select(
             [
-                c[column].combine_chunks().cast(kind),
-                (held.combine_chunks() if isinstance(held, pa.ChunkedArray) else held).cast(kind),
+                "campaign",
+                "campaign_kind",
+                "customer_id",
+                "offer",
+                "channel",
+                "score",
+                "cost",
+                "rank",
             ]
         )
+        .append_column("run_id", pa.repeat(pa.scalar(run_id, pa.int64()), n))
+        .append_column("program", pa.repeat(pa.scalar(program, pa.string()), n))
+        .append_column("status", pa.repeat(pa.scalar(ContactStatus.QUEUED.value, pa.string()), n))
+    )
 
-    return pa.table(
-        {
-            "run_id": pa.repeat(pa.scalar(run_id, pa.int64()), n + m),
-            "program": pa.repeat(pa.scalar(program, pa.string()), n + m),
-            "campaign": both("campaign", pa.string(), h["campaign"]),
-            "campaign_kind": both("campaign_kind", pa.string(), kind_of),
-            "customer_id": both("customer_id", pa.string(), h["customer_id"]),
-            "offer": both("offer", pa.string(), h["offer"]),
-            "channel": both("channel", pa.string(), h["channel"]),
-            "score": both("score", pa.float64(), h["score"]),
-            "cost": both("cost", pa.string(), pa.repeat(pa.scalar("0", pa.string()), m)),
-            "rank": both("rank", pa.int64(), pa.repeat(pa.scalar(0, pa.int64()), m)),
-            "status": pa.concat_arrays(
-                [
-                    pa.repeat(pa.scalar("queued", pa.string()), n),
-                    pa.repeat(pa.scalar("held_out", pa.string()), m),
-                ]
-            ),
-        }
+
+def _held_out_rows(decision: BatchDecision, run_id: int, program: str) -> pa.Table:
+    """The run's control-group members as rows of the held_out table."""
+    h = decision.held_out
+    m = h.num_rows
+    return (
+        h.select(["customer_id", "campaign", "offer", "channel", "score"])
+        .append_column("run_id", pa.repeat(pa.scalar(run_id, pa.int64()), m))
+        .append_column("program", pa.repeat(pa.scalar(program, pa.string()), m))
     )
 
 
@@ -386,7 +377,6 @@ def _persist(
     result: RunResult,
 ) -> str:
     """Write the run's outcome in one transaction; returns the run's final status."""
-    kinds = {p.name: p.kind for p in campaign_plans(snapshot)}
     with store.session() as s:
         # Write first: on SQLite a transaction that reads and then writes fails at once
         # ("database is locked") when another connection, such as this run's own
@@ -411,7 +401,8 @@ def _persist(
             s.commit()
             return RunStatus.STOPPED
         failpoint("run.persisting")
-        insert_contacts(s, _contact_rows(decision, run_id, run.program, kinds), run.as_of)
+        insert_contacts(s, _contact_rows(decision, run_id, run.program), run.as_of)
+        insert_held_out(s, _held_out_rows(decision, run_id, run.program), run.as_of)
         for i, f in enumerate(decision.funnel):
             s.add(
                 RunCampaign(

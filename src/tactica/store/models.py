@@ -389,9 +389,8 @@ class Contact(Base):
     """One decision to contact one customer with one offer on one channel: the ledger.
 
     Every path writes here and every contact policy reads here: a ``queued`` contact
-    counts exactly like a sent one. Control-group members are rows with status
-    ``held_out`` (they count for nothing but uplift). A customer gets at most one
-    contact per campaign per run.
+    counts exactly like a sent one. Control-group members are not contacts: they are
+    in :class:`HeldOut`. A customer gets at most one contact per campaign per run.
     """
 
     __tablename__ = "contacts"
@@ -413,6 +412,28 @@ class Contact(Base):
     cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal("0"))
     rank: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class HeldOut(Base):
+    """A control-group member of a run: would have been a candidate, was left alone.
+
+    Read to measure uplift (held-out against contacted customers of a campaign) and to
+    explain a run; never by a contact policy, so it stays out of the ledger's indexes.
+    """
+
+    __tablename__ = "held_out"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    run_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    program: Mapped[str] = mapped_column(String(100))
+    offer: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -1,4 +1,4 @@
-"""Bulk writes of a run's contacts, inside the caller's transaction.
+"""Bulk writes of a run's contacts and held-out members, inside the caller's transaction.
 
 A run writes up to millions of contacts, and they must commit or roll back together
 with the run's record. The ORM would spend seconds per million rows building
@@ -56,6 +56,20 @@ _CONTACTS_ARROW = pa.schema(
     ]
 )
 
+#: The held-out member columns a run writes, in this order.
+HELD_OUT_COLUMNS = (
+    "run_id",
+    "customer_id",
+    "campaign",
+    "program",
+    "offer",
+    "channel",
+    "score",
+    "decided_at",
+)
+
+_HELD_OUT_ARROW = pa.schema([_CONTACTS_ARROW.field(name) for name in HELD_OUT_COLUMNS])
+
 
 #: Rows bound per ``executemany`` call (bounds the Python objects alive at once).
 _SQLITE_BATCH = 100_000
@@ -75,6 +89,25 @@ def insert_contacts(session: Session, rows: pa.Table, decided_at: datetime | Non
     carries its own ``decided_at`` as a timestamp column (history loaded in bulk).
     Runs in the session's transaction.
     """
+    return _insert(session, "contacts", _CONTACTS_ARROW, rows, decided_at)
+
+
+def insert_held_out(session: Session, rows: pa.Table, decided_at: datetime) -> int:
+    """Insert a run's control-group members into ``held_out``; returns the count.
+
+    ``rows`` has every column of :data:`HELD_OUT_COLUMNS` but ``decided_at``. Runs in
+    the session's transaction.
+    """
+    return _insert(session, "held_out", _HELD_OUT_ARROW, rows, decided_at)
+
+
+def _insert(
+    session: Session,
+    table_name: str,
+    schema: pa.Schema,
+    rows: pa.Table,
+    decided_at: datetime | None,
+) -> int:
     sqlite = session.get_bind().dialect.name == "sqlite"
     if decided_at is not None:
         stamps = pa.repeat(pa.scalar(decided_at, pa.timestamp("us", tz="UTC")), rows.num_rows)
@@ -86,18 +119,17 @@ def insert_contacts(session: Session, rows: pa.Table, decided_at: datetime | Non
     if not sqlite:
         text = pc.binary_join_element_wise(text, "+00:00", "")
     table = rows.set_column(rows.schema.get_field_index("decided_at"), "decided_at", text).select(
-        list(CONTACT_COLUMNS)
+        schema.names
     )
-    table = table.cast(_CONTACTS_ARROW)
+    table = table.cast(schema)
     if table.num_rows == 0:
         return 0
     raw = _driver_connection(session)
-    names = ", ".join(CONTACT_COLUMNS)
     if sqlite:
-        return _sqlite_insert(raw, table)
+        return _sqlite_insert(raw, table_name, table)
     buf = io.BytesIO()
     pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
-    copy_sql = f"COPY contacts ({names}) FROM STDIN WITH (FORMAT csv)"
+    copy_sql = f"COPY {table_name} ({', '.join(schema.names)}) FROM STDIN WITH (FORMAT csv)"
     with raw.cursor() as cur, cur.copy(copy_sql) as copy:
         copy.write(buf.getbuffer())
     return int(table.num_rows)
@@ -125,19 +157,21 @@ def _sql_literal(column: pa.ChunkedArray) -> str | None:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _sqlite_insert(raw: Any, table: pa.Table) -> int:
-    """Insert ``table`` (columns :data:`CONTACT_COLUMNS`) with the stdlib driver."""
-    # The indexes on contacts lead with (run_id, customer_id, campaign) and customer_id.
+def _sqlite_insert(raw: Any, table_name: str, table: pa.Table) -> int:
+    """Insert ``table`` into ``table_name`` (same column names) with the stdlib driver."""
+    # The indexes on contacts and the key of held_out lead with (run_id, customer_id,
+    # campaign) and customer_id; one run's rows share the run_id.
     table = table.sort_by([("customer_id", "ascending"), ("campaign", "ascending")])
     values: list[str] = []
     bound: list[str] = []
-    for name in CONTACT_COLUMNS:
+    for name in table.column_names:
         # customer_id is always bound: with no value bound, executemany inserts nothing.
         literal = None if name == "customer_id" else _sql_literal(table[name])
         values.append("?" if literal is None else literal)
         if literal is None:
             bound.append(name)
-    sql = f"INSERT INTO contacts ({', '.join(CONTACT_COLUMNS)}) VALUES ({', '.join(values)})"
+    names = ", ".join(table.column_names)
+    sql = f"INSERT INTO {table_name} ({names}) VALUES ({', '.join(values)})"
     cur = raw.cursor()
     try:
         (cache,) = cur.execute("PRAGMA cache_size").fetchone()

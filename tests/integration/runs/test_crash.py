@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from tactica.services import runs
 from tactica.store.db import Store
-from tactica.store.models import Contact, Program, Run
+from tactica.store.models import Contact, HeldOut, Program, Run
 
 POINTS = ["run.claimed", "run.decided", "run.persisting", "run.committing"]
 
@@ -66,11 +66,16 @@ def _kill_at(proc: subprocess.Popen[str], point: str, timeout: float = 120.0) ->
 def _state(store: Store) -> tuple[list[tuple[int, str, int]], int, int]:
     with store.session() as s:
         rs = [(r.id, r.status, r.attempts) for r in s.scalars(sa.select(Run).order_by(Run.id))]
-        total = s.scalar(sa.select(sa.func.count()).select_from(Contact)) or 0
+        # A customer is in a campaign's control group or contacted by it, never both.
+        both = sa.union_all(
+            sa.select(Contact.customer_id, Contact.campaign),
+            sa.select(HeldOut.customer_id, HeldOut.campaign),
+        ).subquery()
+        total = s.scalar(sa.select(sa.func.count()).select_from(both)) or 0
         distinct = (
             s.scalar(
                 sa.select(sa.func.count()).select_from(
-                    sa.select(Contact.customer_id, Contact.campaign).distinct().subquery()
+                    sa.select(both.c.customer_id, both.c.campaign).distinct().subquery()
                 )
             )
             or 0

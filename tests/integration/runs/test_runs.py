@@ -13,7 +13,7 @@ import yaml
 from tactica.errors import Conflict, InvalidInput
 from tactica.services import lists, programs, runs, segments
 from tactica.store.db import Store
-from tactica.store.models import Contact, Run
+from tactica.store.models import Contact, HeldOut, Run
 from tests.integration.runs.conftest import NOW, customers
 
 
@@ -64,7 +64,11 @@ def test_dry_run_writes_nothing_and_the_run_writes_what_it_previewed(
     assert len({c for c, *_ in queued}) == len(queued)  # per_run 1: one contact each
     sms = [c for c, camp, _, ch in queued if ch == "sms"]
     assert "c05" not in sms and all(int(c[1:]) < 20 for c in sms)
-    assert len(_contacts(program_store, "held_out")) == done.held_out == young.held_out
+    with program_store.session() as s:
+        held = s.execute(sa.select(HeldOut.customer_id, HeldOut.campaign)).all()
+    assert len(held) == done.held_out == young.held_out
+    # Held out of a campaign means not contacted by it.
+    assert not {(c, camp) for c, camp, *_ in queued} & {(c, camp) for c, camp in held}
     with program_store.session() as s:
         run = runs.get_run(s, done.run_id)
         assert (run.status, run.contacts, run.as_of) == ("completed", done.contacts, NOW)

@@ -36,3 +36,42 @@ def test_default_lists_and_fields(store: Store) -> None:
         fields = set(c.execute(sa.text("SELECT name FROM customer_fields")).scalars())
     assert lists == {"opt_out", "dnd", "blacklist", "vip", "complaints"}
     assert {"msisdn", "email", "consent_sms", "consent_email"} <= fields
+
+
+def test_held_out_contacts_move_out_of_the_ledger(db_url: str) -> None:
+    """Upgrading past 0006 moves control-group rows from contacts to held_out, intact."""
+    s = Store(db_url)
+    s.upgrade("0005")
+    at = "2026-11-20 10:00:00"
+    with s.engine.begin() as c:
+        c.execute(
+            sa.text(
+                "INSERT INTO runs (id, run_key, program, trigger, as_of, status, actor, "
+                "started_at, heartbeat_at, host, pid, attempts, policy, snapshot, candidates, "
+                "contacts, held_out, cost) VALUES (1, 'p@1', 'p', 'manual', :at, 'completed', "
+                "'ana', :at, :at, 'h', 1, 1, 'default', '{}', 2, 1, 1, 0)"
+            ),
+            {"at": at},
+        )
+        for customer, status in (("a", "queued"), ("b", "held_out")):
+            c.execute(
+                sa.text(
+                    "INSERT INTO contacts (run_id, program, campaign, campaign_kind, "
+                    "customer_id, offer, channel, score, cost, rank, status, decided_at) "
+                    "VALUES (1, 'p', 'k', 'outbound', :c, 'GOLD', 'sms', 0.5, 0, 1, :s, :at)"
+                ),
+                {"c": customer, "s": status, "at": at},
+            )
+    s.upgrade()
+    with s.engine.connect() as c:
+        contacts = c.execute(sa.text("SELECT customer_id, status FROM contacts")).all()
+        held = c.execute(
+            sa.text("SELECT run_id, customer_id, campaign, offer, channel, score FROM held_out")
+        ).all()
+    assert [tuple(r) for r in contacts] == [("a", "queued")]
+    assert [tuple(r) for r in held] == [(1, "b", "k", "GOLD", "sms", 0.5)]
+    s.downgrade("0005")
+    with s.engine.connect() as c:
+        back = c.execute(sa.text("SELECT customer_id, status FROM contacts ORDER BY 1")).all()
+    assert [tuple(r) for r in back] == [("a", "queued"), ("b", "held_out")]
+    s.dispose()

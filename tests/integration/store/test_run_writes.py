@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from tactica.store.db import Store
-from tactica.store.models import Contact, Run
-from tactica.store.run_writes import insert_contacts
+from tactica.store.models import Contact, HeldOut, Run
+from tactica.store.run_writes import insert_contacts, insert_held_out
 
 AT = datetime(2026, 11, 23, 9, 30, 1, 123456, tzinfo=UTC)
 
@@ -93,7 +93,7 @@ def test_contacts_land_exactly(store: Store, n: int) -> None:
         score=[i / 3 for i in range(n)],
         cost=["0.050000" if i % 3 else "0" for i in range(n)],
         rank=[i % 2 for i in range(n)],
-        status=["held_out" if i % 3 == 2 else "queued" for i in range(n)],
+        status=["failed" if i % 3 == 2 else "queued" for i in range(n)],
     )
     with store.session() as s:
         assert insert_contacts(s, rows, AT) == n
@@ -110,7 +110,7 @@ def test_contacts_land_exactly(store: Store, n: int) -> None:
             i / 3,
             Decimal("0.05") if i % 3 else Decimal("0"),
             i % 2,
-            "held_out" if i % 3 == 2 else "queued",
+            "failed" if i % 3 == 2 else "queued",
             AT,
         )
         for i in range(n)
@@ -132,3 +132,47 @@ def test_a_failed_insert_leaves_nothing_and_the_connection_as_it_was(store: Stor
         if store.dialect == "sqlite":
             assert s.execute(sa.text("PRAGMA cache_size")).scalar_one() == before
     assert _stored(store) == []
+
+
+def test_held_out_members_land_exactly(store: Store) -> None:
+    run_id = _run(store)
+    customers = ["b", "a'1", "c"]
+    rows = pa.table(
+        {
+            "run_id": [run_id] * 3,
+            "customer_id": customers,
+            "campaign": ["k2", "k1", "k1"],
+            "program": ["o'brien"] * 3,
+            "offer": ["GOLD", "SILVER", "GOLD"],
+            "channel": ["sms", "email", "sms"],
+            "score": [0.25, 1.5, 0.0],
+        }
+    )
+    with store.session() as s:
+        assert insert_held_out(s, rows, AT) == 3
+        s.commit()
+    with store.session() as s:
+        got = s.execute(
+            sa.select(
+                HeldOut.run_id,
+                HeldOut.customer_id,
+                HeldOut.campaign,
+                HeldOut.program,
+                HeldOut.offer,
+                HeldOut.channel,
+                HeldOut.score,
+                HeldOut.decided_at,
+            )
+        ).all()
+    assert sorted(tuple(r) for r in got) == sorted(
+        (run_id, c, k, "o'brien", o, ch, sc, AT)
+        for c, k, o, ch, sc in zip(
+            customers,
+            ["k2", "k1", "k1"],
+            ["GOLD", "SILVER", "GOLD"],
+            ["sms", "email", "sms"],
+            [0.25, 1.5, 0.0],
+            strict=True,
+        )
+    )
+    assert _stored(store) == []  # the ledger holds contacts only

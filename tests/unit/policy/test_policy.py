@@ -57,13 +57,13 @@ def test_the_cap_message_a_marketer_reads() -> None:
 
 def test_rolling_window_edges_and_statuses() -> None:
     policy = ContactPolicy((GLOBAL_30D,))
-    # 30 days ago exactly is outside the window; failed and held-out contacts never count.
+    # 30 days ago exactly is outside the window; failed contacts never count.
     ledger = [
         entry(1),
         entry(2),
         entry(30),
         entry(3, status=ContactStatus.FAILED),
-        entry(4, status=ContactStatus.HELD_OUT),
+        entry(4, status=ContactStatus.FAILED),
     ]
     assert decide([cand()], ledger, policy, NOW)[0].selected
     # Queued and scheduled contacts count exactly like sent ones, future ones included.
