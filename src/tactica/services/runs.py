@@ -53,6 +53,7 @@ from tactica.services.run_inputs import read_inputs, run_limits, take_snapshot
 from tactica.store.db import Store
 from tactica.store.locks import ledger_lock
 from tactica.store.models import Program, Run, RunCampaign, RunLog
+from tactica.store.outbox import enqueue_run
 from tactica.store.run_writes import insert_contacts, insert_held_out
 
 #: A running run whose heartbeat is older than this has lost its process.
@@ -403,6 +404,7 @@ def _persist(
         failpoint("run.persisting")
         insert_contacts(s, _contact_rows(decision, run_id, run.program), run.as_of)
         insert_held_out(s, _held_out_rows(decision, run_id, run.program), run.as_of)
+        enqueue_run(s, run_id, _now())
         for i, f in enumerate(decision.funnel):
             s.add(
                 RunCampaign(

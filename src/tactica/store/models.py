@@ -413,6 +413,14 @@ class Contact(Base):
     rank: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Dispatch: which configured channel took it, how it went, what it cost.
+    channel_name: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    provider_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    spent: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
 
 
 class HeldOut(Base):
@@ -435,6 +443,105 @@ class HeldOut(Base):
     channel: Mapped[str] = mapped_column(String(16))
     score: Mapped[float] = mapped_column(Float, default=0.0)
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class MessageTemplate(Base):
+    """The words of a message: subject and body for one channel in one language.
+
+    Campaigns name a template; its variants share the name, one per (channel,
+    language), and each customer gets the variant of their language.
+    """
+
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("name", "channel", "language", name="uq_message_template"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), server_default=_now(), onupdate=_now()
+    )
+
+
+class ChannelConfig(Base):
+    """A configured way out: an SMTP server, an SMS gateway, a webhook or a call centre.
+
+    ``channel`` is the contact channel it serves (email, sms, webhook, phone);
+    ``kind`` the adapter. ``tokens`` and ``refilled_at`` are the rate limit's bucket,
+    shared by every worker through this row.
+    """
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    rate_per_second: Mapped[float | None] = mapped_column(Float)
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    retry_base_seconds: Mapped[float] = mapped_column(Float, default=30.0)
+    retry_cap_seconds: Mapped[float] = mapped_column(Float, default=3600.0)
+    cost_per_message: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    daily_capacity: Mapped[int | None] = mapped_column(BigInteger)
+    tokens: Mapped[float] = mapped_column(Float, default=0.0)
+    refilled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), server_default=_now(), onupdate=_now()
+    )
+
+
+class OutboxEntry(Base):
+    """A contact still to be sent: the transactional outbox.
+
+    Written in the transaction that creates the contact; deleted in the one that
+    records it sent or failed. The key is the order workers take entries in (one
+    B-tree, no other index); a worker's claim moves ``due_at`` past its lease, so an
+    entry whose worker died becomes due again by itself.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CostBooking(Base):
+    """What sending cost, per program, campaign, channel and day.
+
+    ``booked`` is real spend (sent messages at the channel's price); ``planned_sent``
+    what the run had planned for those same messages, and ``released`` the planned
+    cost of contacts that failed: a budget's spend is the runs' planned cost plus
+    ``booked - planned_sent - released``.
+    """
+
+    __tablename__ = "cost_bookings"
+
+    program: Mapped[str] = mapped_column(String(100), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    booked: Mapped[Decimal] = mapped_column(Numeric(16, 4), default=Decimal("0"))
+    planned_sent: Mapped[Decimal] = mapped_column(Numeric(16, 4), default=Decimal("0"))
+    released: Mapped[Decimal] = mapped_column(Numeric(16, 4), default=Decimal("0"))
 
 
 class RunLog(Base):
