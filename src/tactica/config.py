@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     #: The batch engine's working-memory limit (e.g. "4GB"); past it, it spills to a
     #: temporary folder rather than grow. None: DuckDB's default, 80 % of the memory.
     engine_memory: str | None = None
+    #: Where people reach this installation: the base of the links put in messages
+    #: (unsubscribe links). ``TACTICA_PUBLIC_URL``.
+    public_url: str = "http://127.0.0.1:8000"
 
     @field_validator("database_url")
     @classmethod
