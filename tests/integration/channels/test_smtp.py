@@ -11,6 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509  # in the test extra: the STARTTLS test must run, not skip
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tactica.channels import (
     LocalSmtpSink,
@@ -237,11 +241,6 @@ def test_auth_login_and_refusals() -> None:
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     """A throw-away certificate for 127.0.0.1 (EC key: fast to make)."""
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
