@@ -21,14 +21,17 @@ def _register() -> None:
     # Imported here so each group module stays independent of the others.
     from tactica.cli import (
         as_code,
+        channels,
         customers,
         db,
+        dispatch,
         lists,
         offers,
         programs,
         runs,
         segments,
         serve,
+        templates,
         users,
     )
     from tactica.cli.quickstart import quickstart
@@ -42,12 +45,16 @@ def _register() -> None:
     app.add_typer(programs.policies_app, name="policies")
     app.add_typer(runs.app, name="runs")
     app.add_typer(users.app, name="users")
+    app.add_typer(templates.app, name="templates")
+    app.add_typer(channels.app, name="channels")
     app.command("run")(runs.run)
     app.command("explain")(runs.explain)
     app.command("scheduler")(runs.scheduler)
     app.command("apply")(as_code.apply)
     app.command("export")(as_code.export)
     app.command("serve")(serve.serve)
+    app.command("dispatch")(dispatch.dispatch)
+    app.add_typer(dispatch.outbox_app, name="outbox")
     app.command("quickstart")(quickstart)
 
 

@@ -52,6 +52,7 @@ from tactica.store.db import Store
 from tactica.store.models import (
     Contact,
     ContactPolicyRow,
+    CostBooking,
     Offer,
     Program,
     Run,
@@ -451,7 +452,11 @@ _NOT_REACHED = tuple(s.value for s in ContactStatus if not s.counts)
 def _spent(
     session: Session, program: str, before: Run | None
 ) -> tuple[Decimal, dict[str, Decimal]]:
-    """What the program's completed runs spent (before run ``before``): in all, per campaign."""
+    """What the program has spent (before run ``before``): in all, per campaign.
+
+    The completed runs' planned cost, corrected by what dispatch booked since. A past
+    run (``before``) is explained with its plan only: bookings carry no run.
+    """
     q = (
         sa.select(RunCampaign.campaign, sa.func.sum(RunCampaign.cost))
         .join(Run, Run.id == RunCampaign.run_id)
@@ -462,6 +467,19 @@ def _spent(
         q = q.where(Run.id != before.id, Run.finished_at < before.finished_at)
     rows = session.execute(q).all()
     per = {name: Decimal(total or 0) for name, total in rows}
+    # Dispatch books what sending really cost: a sent message's price replaces its
+    # planned cost, and a failed contact's planned cost is released.
+    if before is None:
+        booked = session.execute(
+            sa.select(
+                CostBooking.campaign,
+                sa.func.sum(CostBooking.booked - CostBooking.planned_sent - CostBooking.released),
+            )
+            .where(CostBooking.program == program)
+            .group_by(CostBooking.campaign)
+        ).all()
+        for name, delta in booked:
+            per[name] = per.get(name, Decimal("0")) + Decimal(delta or 0)
     return sum(per.values(), Decimal("0")), per
 
 
