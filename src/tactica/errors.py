@@ -7,7 +7,8 @@ Hierarchy::
     ├── Conflict            it exists already / illegal state       (HTTP 409, exit 5)
     ├── InvalidInput        bad input, with where and what          (HTTP 422, exit 2)
     │   ├── RuleError       a rule does not parse or type-check     (line, col, snippet)
-    │   └── ImportRejected  a file has rows that cannot land        (file, row, column, value)
+    │   ├── ImportRejected  a file has rows that cannot land        (file, row, column, value)
+    │   └── MalformedRequest  a machine sent what no reading fits   (HTTP 400)
     ├── AuthenticationFailed  who you are is not proven             (HTTP 401, exit 6)
     └── PermissionDenied    your role may not do this               (HTTP 403, exit 7)
 
@@ -163,7 +164,14 @@ class PermissionDenied(TacticaError):
     code = "forbidden"
 
 
+class MalformedRequest(InvalidInput):
+    """A peer (a gateway, a webhook) sent a body that cannot be read at all: HTTP 400."""
+
+    code = "malformed"
+
+
 HTTP_STATUS: dict[type[TacticaError], int] = {
+    MalformedRequest: 400,
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 422,
