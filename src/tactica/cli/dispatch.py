@@ -27,7 +27,11 @@ def dispatch(
         300.0, "--lease", min=1.0, help="Seconds a claimed batch is held before others retry it."
     ),
 ) -> None:
-    """Run the dispatch workers: one per configured channel, until stopped."""
+    """Run the dispatch workers: one per enabled channel, until stopped (Ctrl-C).
+
+    Channels configured while it runs get a worker too. With --drain it sends what is
+    due and stops; with --channel only those channels are served.
+    """
     from datetime import timedelta
 
     from tactica.config import get_settings

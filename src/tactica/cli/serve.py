@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import typer
 
 from tactica.cli._common import console
@@ -11,8 +13,11 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, help="Port to listen on"),
     upgrade: bool = typer.Option(True, help="Apply database migrations first"),
+    dispatch: bool = typer.Option(
+        True, help="Also run the dispatch workers (one per configured channel)"
+    ),
 ) -> None:
-    """Serve the API (OpenAPI documentation at /docs)."""
+    """Serve the API (OpenAPI documentation at /docs), and send what runs decide."""
     import uvicorn
 
     from tactica.api.app import create_app
@@ -24,4 +29,16 @@ def serve(
     if upgrade:
         store.upgrade()
     console.print(f"Tactica API on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
+    stop = threading.Event()
+    if dispatch:
+        from tactica.services.dispatch import options_from, supervise
+
+        worker = threading.Thread(
+            target=supervise, args=(store, options_from(settings), stop), daemon=True
+        )
+        worker.start()
+        console.print("dispatch workers on (--no-dispatch to serve the API alone)")
+    try:
+        uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
+    finally:
+        stop.set()

@@ -134,8 +134,13 @@ class _Prepared:
     contacts: dict[int, Any] = field(default_factory=dict)
 
 
-def make_adapter(config: ChannelConfig) -> ChannelAdapter:
-    """The adapter for a configured channel, from its kind and settings."""
+def make_adapter(
+    config: ChannelConfig, *, clock: Callable[[], datetime] = _utcnow
+) -> ChannelAdapter:
+    """The adapter for a configured channel, from its kind and settings.
+
+    ``clock`` tells a call centre which day's list it is writing.
+    """
     st = dict(config.settings or {})
     if config.kind == "smtp":
         from tactica.channels.smtp import SmtpAdapter
@@ -164,7 +169,9 @@ def make_adapter(config: ChannelConfig) -> ChannelAdapter:
     if config.kind == "call_centre":
         from tactica.channels.call_centre import CallCentreAdapter
 
-        return CallCentreAdapter(Path(str(st["folder"])), config.name, timezone=config.timezone)
+        return CallCentreAdapter(
+            Path(str(st["folder"])), config.name, clock=clock, timezone=config.timezone
+        )
     raise ValueError(f"channel {config.name!r}: unknown kind {config.kind!r}")
 
 
@@ -196,7 +203,7 @@ class ChannelWorker:
             s.expunge(config)
         self.config_id = config.id
         self.config_name = config_name
-        self.adapter = adapter or make_adapter(config)
+        self.adapter = adapter or make_adapter(config, clock=clock)
         self._templates: dict[tuple[int, datetime | None], CompiledTemplate] = {}
 
     def close(self) -> None:
@@ -775,6 +782,43 @@ def run_dispatch(
         while t.is_alive():
             t.join(0.5)
     return totals
+
+
+def supervise(
+    store: Store,
+    options: WorkerOptions,
+    stop: threading.Event,
+    *,
+    poll_seconds: float = 15.0,
+) -> None:
+    """Keep one worker running per enabled configured channel until ``stop`` is set.
+
+    Channels configured (or enabled) while it runs get a worker within ``poll_seconds``;
+    a worker whose channel is disabled stops by itself (its steps claim nothing).
+    What ``tactica serve`` and ``tactica dispatch`` run.
+    """
+    running: dict[str, threading.Thread] = {}
+    while not stop.is_set():
+        try:
+            with store.session() as s:
+                names = list(
+                    s.scalars(sa.select(ChannelConfig.name).where(ChannelConfig.enabled.is_(True)))
+                )
+            for name in names:
+                if name in running and running[name].is_alive():
+                    continue
+                worker = ChannelWorker(store, name, options)
+                thread = threading.Thread(
+                    target=worker.run, args=(stop,), name=worker.name, daemon=True
+                )
+                thread.start()
+                running[name] = thread
+                log.info("dispatch worker started for channel %s", name)
+        except Exception:  # a bad configuration must not stop the other channels
+            log.exception("dispatch: could not start the workers")
+        stop.wait(poll_seconds)
+    for thread in running.values():
+        thread.join(10)
 
 
 # ---------------------------------------------------------------------- receipts
