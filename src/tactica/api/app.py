@@ -108,8 +108,30 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
 
-    from tactica.api.routes import auth, customers, lists, offers, programs, runs, segments
+    from tactica.api.routes import (
+        auth,
+        channels,
+        customers,
+        lists,
+        offers,
+        programs,
+        runs,
+        segments,
+        templates,
+        unsubscribe,
+    )
 
-    for module in (auth, customers, segments, offers, lists, programs, runs):
+    for module in (
+        auth,
+        customers,
+        segments,
+        offers,
+        lists,
+        programs,
+        runs,
+        templates,
+        channels,
+        unsubscribe,
+    ):
         app.include_router(module.router)
     return app

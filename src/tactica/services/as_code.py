@@ -9,6 +9,17 @@ A file holds one or more documents (``---`` between them), each with a ``kind``:
     value: 180
     eligibility: "age >= 18"
     ---
+    kind: MessageTemplate
+    name: deposit-sms
+    channel: sms
+    language: en
+    body: "Hi {{ customer.first_name }}, {{ offer.name }} is waiting for you."
+    ---
+    kind: Channel
+    name: gateway
+    adapter: sms_http
+    settings: {url: "https://sms.example.com", api_key: "..."}
+    ---
     kind: ContactPolicy
     name: default
     rules: [...]
@@ -18,12 +29,16 @@ A file holds one or more documents (``---`` between them), each with a ``kind``:
     campaigns: [...]
 
 Applying is all or nothing: every document is checked, in the order offers,
-policies, programs (so a program may use an offer defined in the same file),
-in one transaction; any problem names the file, the document and the field.
+templates, channels, policies, programs (so a program may use an offer or a
+template defined in the same file), in one transaction; any problem names the
+file, the document and the field. Export writes channel secrets as ``********``;
+applying the mask keeps the secret already saved (see
+:func:`tactica.services.channel_configs.save_channel`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
@@ -34,11 +49,15 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from tactica.domain.channel_config import read_spec
+from tactica.domain.templates import MessageTemplate
 from tactica.errors import InvalidInput, NotFound, TacticaError
-from tactica.services import offers, policies, programs
+from tactica.services import channel_configs, offers, policies, programs, templates
 
-KINDS = ("Offer", "ContactPolicy", "Program")
+# Applied in this order, so that later kinds may use what earlier ones define.
+KINDS = ("Offer", "MessageTemplate", "Channel", "ContactPolicy", "Program")
 _OFFER_FIELDS = {f.name for f in fields(offers.OfferInput)}
+_TEMPLATE_FIELDS = tuple(f.name for f in fields(MessageTemplate))
 
 
 @dataclass(frozen=True)
@@ -66,9 +85,9 @@ def load_documents(path: Path) -> list[dict[str, Any]]:
         raise InvalidInput(f"not UTF-8 text (byte {e.start})", where=str(path)) from None
     for i, d in enumerate(docs):
         if not isinstance(d, dict) or d.get("kind") not in KINDS:
+            kinds = ", ".join(f"'kind: {k}'" for k in KINDS[:-1])
             raise InvalidInput(
-                f"document {i + 1}: needs 'kind: Offer', 'kind: ContactPolicy' or 'kind: Program'",
-                where=str(path),
+                f"document {i + 1}: needs {kinds} or 'kind: {KINDS[-1]}'", where=str(path)
             )
     return docs
 
@@ -122,10 +141,42 @@ def _apply_offer(session: Session, raw: Mapping[str, Any], where: str, actor: st
     return "updated"
 
 
+def _template(raw: Mapping[str, Any], where: str) -> MessageTemplate:
+    unknown = set(raw) - set(_TEMPLATE_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"a template takes {', '.join(_TEMPLATE_FIELDS)}",
+            where=where,
+        )
+    for key in ("name", "channel", "language", "body"):
+        if not isinstance(raw.get(key), str):
+            raise InvalidInput(f"text is required, got {raw.get(key)!r}", where=f"{where}.{key}")
+    subject = raw.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        raise InvalidInput(f"text, got {subject!r}", where=f"{where}.subject")
+    return MessageTemplate(raw["name"], raw["channel"], raw["language"], subject, raw["body"])
+
+
+def _apply_channel(session: Session, raw: Mapping[str, Any], actor: str) -> tuple[str, str]:
+    # ``kind`` names the document's kind, so a channel document calls its kind "adapter",
+    # and so do the problems reported about it.
+    data = {("kind" if k == "adapter" else k): v for k, v in raw.items()}
+    try:
+        spec, problems = read_spec(data)
+        if spec is None:
+            raise InvalidInput(
+                "has problems:\n- " + "\n- ".join(problems), where=f"channel {raw.get('name')!r}"
+            )
+        return spec.name, channel_configs.save_channel(session, spec, actor=actor)
+    except InvalidInput as e:
+        raise InvalidInput(re.sub(r"\bkind(s?)\b", r"adapter\1", e.detail)) from None
+
+
 def apply_documents(
     session: Session, docs: list[dict[str, Any]], *, source: str, actor: str
 ) -> list[Applied]:
-    """Apply documents in the caller's transaction (offers, then policies, then programs)."""
+    """Apply documents in the caller's transaction, kind by kind in the order of KINDS."""
     out: list[Applied] = []
     order = sorted(range(len(docs)), key=lambda i: KINDS.index(docs[i]["kind"]))
     for i in order:
@@ -137,6 +188,12 @@ def apply_documents(
                 out.append(
                     Applied(kind, str(raw.get("code")), _apply_offer(session, raw, where, actor))
                 )
+            elif kind == "MessageTemplate":
+                t = _template(raw, "template")
+                result = templates.apply_template(session, t, actor=actor)
+                out.append(Applied(kind, f"{t.name} ({t.channel}, {t.language})", result))
+            elif kind == "Channel":
+                out.append(Applied(kind, *_apply_channel(session, raw, actor)))
             elif kind == "ContactPolicy":
                 result = policies.apply_policy(session, raw, actor=actor, where="policy")
                 out.append(Applied(kind, str(raw.get("name")), result))
@@ -157,7 +214,10 @@ def apply_file(session: Session, path: Path, *, actor: str) -> list[Applied]:
 
 
 def export_documents(session: Session) -> str:
-    """Every offer, policy and program as one multi-document YAML text."""
+    """Every offer, template, channel, policy and program as one multi-document YAML text.
+
+    Channel secrets are written as the mask, never in clear.
+    """
     docs: list[dict[str, Any]] = []
     for o in offers.list_offers(session):
         view = offers.offer_view(o)
@@ -168,8 +228,38 @@ def export_documents(session: Session) -> str:
             if v is not None
         }
         docs.append({"kind": "Offer", **clean})
+    for t in templates.list_templates(session):
+        doc = {k: v for k, v in templates.template_view(t).items() if k != "sms_length"}
+        docs.append({"kind": "MessageTemplate", **{k: v for k, v in doc.items() if v is not None}})
+    for spec in channel_configs.list_channels(session):
+        view = channel_configs.channel_view(spec)
+        view = {("adapter" if k == "kind" else k): v for k, v in view.items()}
+        docs.append(
+            {
+                "kind": "Channel",
+                **{
+                    k: str(v) if isinstance(v, Decimal) else v
+                    for k, v in view.items()
+                    if v is not None
+                },
+            }
+        )
     for pol in policies.list_policies(session):
         docs.append({"kind": "ContactPolicy", **pol})
     for p in programs.list_programs(session):
         docs.append({"kind": "Program", **programs.program_data(session, p)})
-    return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
+    return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+class _Dumper(yaml.SafeDumper):
+    """The safe dumper, writing text of several lines (a template's body) as a block."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML falls back to a quoted scalar by itself when a block cannot hold the text
+    # exactly (trailing spaces, for instance), so this never changes what is read back.
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from tests.integration.api.conftest import PASSWORD, Api
 
+#: Public routes: a signed token in the path is their authority, and a forged one is
+#: refused with this status instead of 401.
+SIGNED = {"/unsubscribe/{token}": 400}
+
 
 def test_login_issues_a_working_token(api: Api) -> None:
     r = api.client.post("/auth/token", json={"username": "marketer", "password": PASSWORD})
@@ -34,7 +38,10 @@ def test_routes_refuse_missing_or_bad_tokens(api: Api) -> None:
 
 
 def test_every_route_but_login_needs_a_token(api: Api) -> None:
-    """Walk the OpenAPI spec: each operation without credentials gets 401 (or 422 on login)."""
+    """Walk the OpenAPI spec: each operation without credentials gets 401 (or 422 on login).
+
+    Signed public routes (unsubscribe links) refuse a made-up token instead.
+    """
     spec = api.client.get("/openapi.json").json()
     for path, ops in spec["paths"].items():
         concrete = path.replace("{", "").replace("}", "")
@@ -42,6 +49,8 @@ def test_every_route_but_login_needs_a_token(api: Api) -> None:
             r = api.client.request(method.upper(), concrete, json={})
             if path == "/auth/token":
                 assert r.status_code == 422
+            elif path in SIGNED:
+                assert r.status_code == SIGNED[path], f"{method.upper()} {path} -> {r.status_code}"
             else:
                 assert r.status_code == 401, f"{method.upper()} {path} -> {r.status_code}"
 
