@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lists,
         offers,
         programs,
+        receipts,
         runs,
         segments,
         templates,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         templates,
         channels,
         unsubscribe,
+        receipts,
     ):
         app.include_router(module.router)
     return app

@@ -100,9 +100,7 @@ def test_the_bucket_refills_at_the_rate_and_holds_one_second() -> None:
 
 
 @given(st.lists(st.floats(0, 2), min_size=1, max_size=60), st.floats(0.5, 500))
-def test_taking_what_the_bucket_allows_never_beats_the_rate(
-    gaps: list[float], rate: float
-) -> None:
+def test_taking_what_the_bucket_allows_never_beats_the_rate(gaps: list[float], rate: float) -> None:
     """Over any run of claims, messages taken ≤ one second's worth + rate × elapsed."""
     t = datetime(2026, 11, 24, tzinfo=UTC)
     start, tokens, last, taken = t, 0.0, None, 0
