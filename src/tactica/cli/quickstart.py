@@ -57,7 +57,8 @@ def quickstart() -> None:
         f"\nOverlap young-savers × reachable-by-sms: {ov['both']:,} in both, "
         f"{ov['only_a']:,} young savers we cannot text."
     )
-    _run_demo_program(store, result.program)
+    if _run_demo_program(store, result.program):
+        _dispatch_demo(store)
     console.print(
         "\nNext: [bold]tactica runs show RUN[/], "
         "[bold]tactica explain --run RUN --customer ID[/], "
@@ -68,15 +69,18 @@ def quickstart() -> None:
     )
 
 
-def _run_demo_program(store: Store, program: str) -> None:
-    """Run the demo program and show its funnel and one customer's explanation."""
+def _run_demo_program(store: Store, program: str) -> bool:
+    """Run the demo program and show its funnel and one customer's explanation.
+
+    True when the run queued contacts (there is something to dispatch).
+    """
     from tactica.cli.runs import funnel_table
     from tactica.services import explain, runs
 
     console.rule(f"5. Program {program}: run it")
     done = runs.run_program(store, program, actor=ACTOR)
     if done is None or done.run_id is None:
-        return
+        return False
     console.print(funnel_table(done.funnel, f"{program}: run {done.run_id} {done.status}"))
     console.print(
         f"Run {done.run_id}: {done.contacts:,} contacts queued, {done.held_out:,} held out "
@@ -91,7 +95,7 @@ def _run_demo_program(store: Store, program: str) -> None:
             .limit(1)
         )
     if someone is None:
-        return
+        return False
     e = explain.explain_customer(store, someone, run_id=done.run_id)
     chosen = next((c for c in e.campaigns if c.contacted), None)
     if chosen is not None:
@@ -102,3 +106,34 @@ def _run_demo_program(store: Store, program: str) -> None:
         for st in chosen.steps:
             mark = {True: "pass", False: "fail", None: "info"}[st.passed]
             console.print(f"    {mark}  {st.name}: {st.detail}", highlight=False)
+    return True
+
+
+def _dispatch_demo(store: Store) -> None:
+    """Send the run's contacts to a local SMS gateway and SMTP server, and show them."""
+    from tactica.services.demo import dispatch_demo
+
+    settings = get_settings()
+    console.rule("6. Dispatch: send them")
+    console.print(
+        "Starting a local SMS gateway and a local SMTP server, and sending every queued "
+        "contact through them (templates in each customer's language, quiet hours, "
+        "retries, an unsubscribe link in every e-mail)..."
+    )
+    d = dispatch_demo(store, settings.secret, settings.public_url)
+    sent, failed = sum(d.sent.values()), sum(d.failed.values())
+    console.print(
+        f"Sent {sent:,} messages in {d.seconds:.1f} s ({failed:,} failed): the gateway took "
+        f"{d.sms_received:,} SMS and the SMTP server {d.emails_received:,} e-mails."
+    )
+    if d.sample_sms:
+        console.print(f"  an SMS:    {d.sample_sms}", highlight=False)
+    if d.sample_email_subject:
+        console.print(f"  an e-mail: {d.sample_email_subject}", highlight=False)
+        for line in d.sample_email_body.strip().splitlines():
+            console.print(f"             {line}", highlight=False)
+    console.print(
+        "See [bold]tactica outbox status[/] and [bold]tactica outbox failed[/]. The demo's "
+        "channels are left disabled (their peers are gone); configure real ones with "
+        "[bold]tactica channels add[/] and run [bold]tactica dispatch[/]."
+    )

@@ -22,6 +22,7 @@ from tactica.errors import NotFound
 from tactica.services import as_code, lists, offers, segments
 from tactica.services.importing import ImportReport, import_customers
 from tactica.store.db import Store
+from tactica.store.models import ChannelConfig
 
 ACTOR = "quickstart"
 
@@ -237,3 +238,80 @@ def build(
                 }
             )
     return result
+
+
+@dataclass
+class DispatchDemo:
+    """What dispatching the demo run to the local peers delivered."""
+
+    sent: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    sms_received: int = 0
+    emails_received: int = 0
+    sample_sms: str = ""
+    sample_email_subject: str = ""
+    sample_email_body: str = ""
+    seconds: float = 0.0
+
+
+#: The demo's channels: they point at peers that live only while the quickstart runs,
+#: so they are left disabled afterwards.
+DEMO_SMS, DEMO_EMAIL = "demo-sms-gateway", "demo-smtp"
+
+
+def dispatch_demo(store: Store, secret: str, public_url: str) -> DispatchDemo:
+    """Send the queued contacts to a local SMS gateway and SMTP server started here."""
+    import time
+
+    from tactica.channels.local_peers import LocalSmsGateway, LocalSmtpSink
+    from tactica.domain.channel_config import ChannelSpec
+    from tactica.services import channel_configs, dispatch
+
+    out = DispatchDemo()
+    with LocalSmsGateway(api_key="demo-key") as gateway, LocalSmtpSink() as smtp:
+        with store.session() as s:
+            for spec in (
+                ChannelSpec.for_kind(
+                    DEMO_SMS,
+                    "sms_http",
+                    {"url": gateway.url, "api_key": "demo-key"},
+                    rate_per_second=2000.0,
+                    cost_per_message=Decimal("0.04"),
+                ),
+                ChannelSpec.for_kind(
+                    DEMO_EMAIL,
+                    "smtp",
+                    {"host": smtp.host, "port": smtp.port, "sender": "offers@demo-bank.example"},
+                ),
+            ):
+                channel_configs.save_channel(s, spec, actor=ACTOR)
+            s.commit()
+        started = time.perf_counter()
+        try:
+            totals = dispatch.run_dispatch(
+                store,
+                dispatch.WorkerOptions(batch_size=200, secret=secret, public_url=public_url),
+                names=[DEMO_SMS, DEMO_EMAIL],
+                drain=True,
+            )
+        finally:
+            with store.session() as s:
+                s.execute(
+                    sa.update(ChannelConfig)
+                    .where(ChannelConfig.name.in_([DEMO_SMS, DEMO_EMAIL]))
+                    .values(enabled=False)
+                )
+                s.commit()
+        out.seconds = time.perf_counter() - started
+        for name, t in totals.items():
+            out.sent[name], out.failed[name] = t.sent, t.failed
+        out.sms_received = len(gateway.messages)
+        out.emails_received = len(smtp.messages)
+        if gateway.messages:
+            out.sample_sms = str(gateway.messages[0]["text"])
+        if smtp.messages:
+            mail = smtp.messages[0]
+            out.sample_email_subject = str(mail["Subject"])
+            body = mail.get_body(("plain",))
+            out.sample_email_body = body.get_content() if body is not None else ""
+    return out

@@ -29,6 +29,19 @@ def test_quickstart_builds_the_demo_and_is_repeatable(tactica: Tactica) -> None:
     assert re.search(r"Run 1: [\d,]+ contacts queued, [\d,]+ held out", first.out)
     assert "young-loans" in first.out and "deposits" in first.out
     assert "tactica explain --run 1 --customer bank-" in first.out
+    # ... and its contacts went out through the local SMS gateway and SMTP server.
+    queued = int(re.search(r"Run 1: ([\d,]+) contacts queued", first.out)[1].replace(",", ""))  # type: ignore[index]
+    sent = re.search(
+        r"Sent ([\d,]+) messages in [\d.]+ s \((\d+) failed\): the gateway took ([\d,]+) SMS "
+        r"and the SMTP server ([\d,]+) e-mails",
+        " ".join(first.out.split()),
+    )
+    assert sent is not None, first.out
+    n, failed, sms, emails = (int(g.replace(",", "")) for g in sent.groups())
+    assert n == queued and failed == 0 and sms + emails == n and sms > 0 and emails > 0
+    assert "Banco Demo:" in first.out  # a Portuguese SMS from the demo's templates
+    status = tactica("outbox", "status")
+    assert status.code == 0 and "the outbox is empty" in status.out
     again = tactica("quickstart")
     assert again.code == 0, again.err
     assert "41,188 rows, 0 new, 0 changed, 41,188 unchanged" in again.out
