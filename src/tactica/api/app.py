@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         customers,
         lists,
         offers,
+        outbox,
         programs,
         receipts,
         runs,
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         channels,
         unsubscribe,
         receipts,
+        outbox,
     ):
         app.include_router(module.router)
     return app
