@@ -6,11 +6,8 @@ point (see ``tactica.failpoints``), kills it with SIGKILL there, and runs again.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,46 +18,9 @@ import sqlalchemy as sa
 from tactica.services import runs
 from tactica.store.db import Store
 from tactica.store.models import Contact, HeldOut, Program, Run
+from tests.child_process import kill_at, start_tactica, tactica_env
 
 POINTS = ["run.claimed", "run.decided", "run.persisting", "run.committing"]
-
-
-def _env(db_url: str, home: Path, failpoint: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({"TACTICA_HOME": str(home), "TACTICA_DATABASE_URL": db_url, "COLUMNS": "200"})
-    env.pop("TACTICA_FAILPOINTS", None)
-    if failpoint:
-        env["TACTICA_FAILPOINTS"] = failpoint
-    return env
-
-
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tactica", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _kill_at(proc: subprocess.Popen[str], point: str, timeout: float = 120.0) -> None:
-    """Wait until the child reports the failpoint, then SIGKILL it."""
-    assert proc.stderr is not None
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if f"failpoint {point} reached" in line:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            assert proc.returncode == -signal.SIGKILL
-            return
-    proc.kill()
-    raise AssertionError(f"never reached {point}: {''.join(seen)}")
 
 
 def _state(store: Store) -> tuple[list[tuple[int, str, int]], int, int]:
@@ -95,12 +55,12 @@ def test_a_killed_manual_run_resumes_once(
 ) -> None:
     store, url = child_env
     expected = runs.preview(store, "spring")
-    _kill_at(_start(["run", "spring"], _env(url, tmp_path, point)), point)
+    kill_at(start_tactica(["run", "spring"], tactica_env(url, tmp_path, point)), point)
     (killed,), contacts, _ = _state(store)
     assert killed[1] == "running" and contacts == 0  # nothing half-written
     again = subprocess.run(
         [sys.executable, "-m", "tactica", "run", "spring"],
-        env=_env(url, tmp_path),
+        env=tactica_env(url, tmp_path),
         capture_output=True,
         text=True,
         timeout=300,
@@ -118,12 +78,13 @@ def test_a_killed_scheduled_run_is_finished_by_the_next_tick(
 ) -> None:
     store, url = child_env
     _make_due(store)
-    _kill_at(
-        _start(["scheduler", "--once"], _env(url, tmp_path, "run.committing")), "run.committing"
+    kill_at(
+        start_tactica(["scheduler", "--once"], tactica_env(url, tmp_path, "run.committing")),
+        "run.committing",
     )
     done = subprocess.run(
         [sys.executable, "-m", "tactica", "scheduler", "--once"],
-        env=_env(url, tmp_path),
+        env=tactica_env(url, tmp_path),
         capture_output=True,
         text=True,
         timeout=300,
@@ -157,7 +118,7 @@ def test_two_schedulers_started_at_once_run_the_slot_once(
 ) -> None:
     store, url = child_env
     _make_due(store)
-    procs = [_start(["scheduler", "--once"], _env(url, tmp_path)) for _ in range(2)]
+    procs = [start_tactica(["scheduler", "--once"], tactica_env(url, tmp_path)) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     ran = [out for out, _ in outs if "run " in out and "completed" in out]
