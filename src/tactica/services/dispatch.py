@@ -205,10 +205,18 @@ class ChannelWorker:
         self.config_name = config_name
         self.adapter = adapter or make_adapter(config, clock=clock)
         self._templates: dict[tuple[int, datetime | None], CompiledTemplate] = {}
+        self._table: tuple[Any, sa.Table] | None = None
 
     def close(self) -> None:
         """Close the adapter's connection."""
         self.adapter.close()
+
+    def _customer_table(self, schema: CustomerSchema) -> sa.Table:
+        # One Table per schema: a new one per batch would make every batch's SELECT a
+        # new statement for SQLAlchemy to compile and cache.
+        if self._table is None or self._table[0] != schema.fields:
+            self._table = (schema.fields, customer_table(schema))
+        return self._table[1]
 
     # ------------------------------------------------------------------ one step
 
@@ -311,7 +319,7 @@ class ChannelWorker:
             contacts = {r.id: r for r in rows}
             out.contacts = contacts
             schema = load_schema(s)
-            customers = _customers(s, schema, {r.customer_id for r in rows})
+            customers = _customers(s, self._customer_table(schema), {r.customer_id for r in rows})
             offers = _offers(s, {r.offer for r in rows})
             templates = _campaign_templates(s, {(r.program, r.campaign) for r in rows})
             variants = _variants(s, set(templates.values()), config.channel)
@@ -589,8 +597,7 @@ def _zone(name: str | None, default: ZoneInfo | None = None) -> ZoneInfo:
     return default or ZoneInfo("UTC")
 
 
-def _customers(s: Session, schema: CustomerSchema, ids: set[str]) -> dict[str, dict[str, Any]]:
-    table = customer_table(schema)
+def _customers(s: Session, table: sa.Table, ids: set[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(sorted(ids), 500):  # type: ignore[arg-type]
         for r in s.execute(sa.select(table).where(table.c.id.in_(chunk))):
