@@ -39,7 +39,7 @@ from tactica.services import as_code, lists, runs
 from tactica.services.importing import import_customers
 from tactica.store.customer_table import add_fields
 from tactica.store.db import Store
-from tactica.store.models import Contact, HeldOut, Run, RunCampaign, RunLog
+from tactica.store.models import Contact, HeldOut, OutboxEntry, Run, RunCampaign, RunLog
 from tactica.store.run_writes import insert_contacts
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -154,6 +154,7 @@ def build(store: Store, rows: int, campaigns: int, folder: Path) -> None:
 
 def _forget_runs(store: Store) -> None:
     with store.session() as s:
+        s.execute(sa.delete(OutboxEntry))
         s.execute(sa.delete(Contact).where(Contact.run_id.is_not(None)))
         s.execute(sa.delete(HeldOut))
         s.execute(sa.delete(RunLog))

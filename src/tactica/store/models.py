@@ -514,9 +514,8 @@ class OutboxEntry(Base):
 
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
-    contact_id: Mapped[int] = mapped_column(
-        IdType, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
-    )
+    # Not a foreign key: see migration 0007 (a worker drops entries whose contact is gone).
+    contact_id: Mapped[int] = mapped_column(IdType, primary_key=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -63,12 +63,9 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("claimed_by", sa.String(length=100), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["contact_id"],
-            ["contacts.id"],
-            name=op.f("fk_outbox_contact_id_contacts"),
-            ondelete="CASCADE",
-        ),
+        # No foreign key to contacts: the key has no index on contact_id, so every
+        # deleted contact would scan the outbox; a worker drops an entry whose contact
+        # is gone.
         sa.PrimaryKeyConstraint("channel", "due_at", "contact_id", name=op.f("pk_outbox")),
         sqlite_with_rowid=False,
     )
