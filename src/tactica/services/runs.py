@@ -336,38 +336,16 @@ def _suppression_log(decision: BatchDecision) -> bytes:
     return decision.suppression_log
 
 
-def _contact_rows(decision: BatchDecision, run_id: int, program: str) -> pa.Table:
-    """The run's contacts (queued) as rows of the contacts table."""
-    c = decision.contacts
-    n = c.num_rows
-    return (
-        c.select(
-            [
-                "campaign",
-                "campaign_kind",
-                "customer_id",
-                "offer",
-                "channel",
-                "score",
-                "cost",
-                "rank",
-            ]
-        )
-        .append_column("run_id", pa.repeat(pa.scalar(run_id, pa.int64()), n))
-        .append_column("program", pa.repeat(pa.scalar(program, pa.string()), n))
-        .append_column("status", pa.repeat(pa.scalar(ContactStatus.QUEUED.value, pa.string()), n))
-    )
+def _with_run(rows: pa.Table, run_id: int, program: str, **constants: str) -> pa.Table:
+    """The engine's ``rows`` with the run's id, program and any other constant columns.
 
-
-def _held_out_rows(decision: BatchDecision, run_id: int, program: str) -> pa.Table:
-    """The run's control-group members as rows of the held_out table."""
-    h = decision.held_out
-    m = h.num_rows
-    return (
-        h.select(["customer_id", "campaign", "offer", "channel", "score"])
-        .append_column("run_id", pa.repeat(pa.scalar(run_id, pa.int64()), m))
-        .append_column("program", pa.repeat(pa.scalar(program, pa.string()), m))
-    )
+    The bulk writes take the columns their table has and ignore the rest.
+    """
+    n = rows.num_rows
+    rows = rows.append_column("run_id", pa.repeat(pa.scalar(run_id, pa.int64()), n))
+    for name, value in {"program": program, **constants}.items():
+        rows = rows.append_column(name, pa.repeat(pa.scalar(value, pa.string()), n))
+    return rows
 
 
 def _persist(
@@ -402,8 +380,10 @@ def _persist(
             s.commit()
             return RunStatus.STOPPED
         failpoint("run.persisting")
-        insert_contacts(s, _contact_rows(decision, run_id, run.program), run.as_of)
-        insert_held_out(s, _held_out_rows(decision, run_id, run.program), run.as_of)
+        queued = ContactStatus.QUEUED.value
+        contacts = _with_run(decision.contacts, run_id, run.program, status=queued)
+        insert_contacts(s, contacts, run.as_of)
+        insert_held_out(s, _with_run(decision.held_out, run_id, run.program), run.as_of)
         enqueue_run(s, run_id, _now())
         for i, f in enumerate(decision.funnel):
             s.add(

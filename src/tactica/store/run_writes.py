@@ -84,10 +84,10 @@ def _driver_connection(session: Session) -> Any:
 def insert_contacts(session: Session, rows: pa.Table, decided_at: datetime | None) -> int:
     """Insert ``rows`` into ``contacts``, all decided at ``decided_at``; returns the count.
 
-    ``rows`` has every column of :data:`CONTACT_COLUMNS` but ``decided_at``; ``cost``
-    may be any type that casts to decimal text. With ``decided_at`` None, ``rows``
-    carries its own ``decided_at`` as a timestamp column (history loaded in bulk).
-    Runs in the session's transaction.
+    ``rows`` has every column of :data:`CONTACT_COLUMNS` but ``decided_at`` (others are
+    ignored); ``cost`` may be any type that casts to decimal text. With ``decided_at``
+    None, ``rows`` carries its own ``decided_at`` as a timestamp column (history loaded
+    in bulk). Runs in the session's transaction.
     """
     return _insert(session, "contacts", _CONTACTS_ARROW, rows, decided_at)
 
@@ -95,8 +95,8 @@ def insert_contacts(session: Session, rows: pa.Table, decided_at: datetime | Non
 def insert_held_out(session: Session, rows: pa.Table, decided_at: datetime) -> int:
     """Insert a run's control-group members into ``held_out``; returns the count.
 
-    ``rows`` has every column of :data:`HELD_OUT_COLUMNS` but ``decided_at``. Runs in
-    the session's transaction.
+    ``rows`` has every column of :data:`HELD_OUT_COLUMNS` but ``decided_at`` (others are
+    ignored). Runs in the session's transaction.
     """
     return _insert(session, "held_out", _HELD_OUT_ARROW, rows, decided_at)
 
