@@ -151,6 +151,13 @@ class ChannelSpec:
                 f"daily_capacity: a whole number from 0 to {_MAX_CAPACITY}, "
                 f"got {self.daily_capacity!r}"
             )
+        elif self.daily_capacity is not None and self.kind in KINDS and self.kind != "call_centre":
+            # A channel's contacts per day are the contact policy's daily_capacity,
+            # decided with the run; here it is the people taking a call centre's list.
+            out.append(
+                "daily_capacity: only a call centre has one; cap a channel's contacts a "
+                "day with the contact policy's daily_capacity"
+            )
         return out
 
 

@@ -113,9 +113,12 @@ def test_limits_hours_and_zone_are_named() -> None:
         quiet_end="08:00",
         timezone="Europe/Lisbon",
         cost_per_message=Decimal("0.05"),
-        daily_capacity=400,
     )
     assert good.problems() == []
+    assert _spec(daily_capacity=400).problems() == [
+        "daily_capacity: only a call centre has one; cap a channel's contacts a day with "
+        "the contact policy's daily_capacity"
+    ]
 
 
 _TIMES = [f"{h:02d}:{m:02d}" for h in range(24) for m in range(60)]
