@@ -124,6 +124,14 @@ def show(run_id: int = typer.Argument(..., help="The run's number.")) -> None:
             console.print(f"[yellow]{r.error}[/]")
         rows = runs.run_funnel(s, r.id)
         console.print(funnel_table(rows, f"run {r.id}"))
+        sent = runs.delivery(s, r.id)
+    if any(sent.values()):
+        statuses = ("queued", "sent", "delivered", "failed")
+        t = Table("campaign", *statuses, title="where the contacts are now", title_justify="left")
+        for f in rows:
+            now = sent.get(f.campaign, {})
+            t.add_row(f.campaign, *(_n(now.get(st, 0)) for st in statuses))
+        console.print(t)
 
 
 def explain(

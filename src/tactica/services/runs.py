@@ -52,7 +52,7 @@ from tactica.services.programs import get_program, runnable_problems
 from tactica.services.run_inputs import read_inputs, run_limits, take_snapshot
 from tactica.store.db import Store
 from tactica.store.locks import ledger_lock
-from tactica.store.models import Program, Run, RunCampaign, RunLog
+from tactica.store.models import Contact, Program, Run, RunCampaign, RunLog
 from tactica.store.outbox import enqueue_run
 from tactica.store.run_writes import insert_contacts, insert_held_out
 
@@ -461,8 +461,26 @@ def run_funnel(session: Session, run_id: int) -> list[RunCampaign]:
     )
 
 
+def delivery(session: Session, run_id: int) -> dict[str, dict[str, int]]:
+    """Where the run's contacts are now, per campaign: status → contacts.
+
+    ``queued`` (in the outbox), ``sent``, ``delivered``, ``failed``, as dispatch and the
+    gateways' receipts move them.
+    """
+    rows = session.execute(
+        sa.select(Contact.campaign, Contact.status, sa.func.count())
+        .where(Contact.run_id == run_id)
+        .group_by(Contact.campaign, Contact.status)
+    ).all()
+    out: dict[str, dict[str, int]] = {}
+    for campaign, status, n in rows:
+        out.setdefault(campaign, {})[status] = int(n)
+    return out
+
+
 def run_view(session: Session, run: Run) -> dict[str, Any]:
     """A run as the API and ``tactica runs show`` present it."""
+    now = delivery(session, run.id)
     return {
         "id": run.id,
         "program": run.program,
@@ -491,6 +509,7 @@ def run_view(session: Session, run: Run) -> dict[str, Any]:
                 "after_capacity": f.after_capacity,
                 "contacts": f.contacts,
                 "cost": format(f.cost, "f"),
+                "delivery": now.get(f.campaign, {}),
             }
             for f in run_funnel(session, run.id)
         ],

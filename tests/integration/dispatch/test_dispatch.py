@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from tactica.channels.local_peers import LocalSmsGateway
+from tactica.services import runs
 from tactica.services.dispatch import (
     ChannelWorker,
     WorkerOptions,
@@ -16,7 +17,7 @@ from tactica.services.dispatch import (
     outbox_status,
 )
 from tactica.store.db import Store
-from tactica.store.models import Contact, CostBooking, OutboxEntry
+from tactica.store.models import Contact, CostBooking, OutboxEntry, Run
 from tests.integration.dispatch.conftest import Clock, add_channel, outbox_size, statuses
 
 OPTS = WorkerOptions(batch_size=10, secret="s3cret")
@@ -197,3 +198,21 @@ def test_the_outbox_status_counts_due_and_waiting(
 
 def test_keys_name_their_contacts() -> None:
     assert idempotency_key(42) == "tactica-42"
+
+
+def test_the_run_shows_where_its_contacts_are(
+    dispatch_store: Store, gateway: LocalSmsGateway, clock: Clock
+) -> None:
+    _sms(dispatch_store, gateway)
+    gateway.reject_prefix("+35191000000")
+    worker = ChannelWorker(dispatch_store, "gw", OPTS, clock=clock)
+    worker.step()
+    worker.step()
+    worker.close()
+    with dispatch_store.session() as s:
+        (run,) = s.scalars(sa.select(Run)).all()
+        view = runs.run_view(s, run)
+    by_campaign = {c["campaign"]: c["delivery"] for c in view["campaigns"]}
+    # Two batches of 10: c00..c09 rejected, c10..c19 sent; c20..c23 still queued.
+    assert by_campaign["gold-sms"] == {"failed": 10, "sent": 10, "queued": 4}
+    assert by_campaign["gold-email"] == {"queued": 16}
