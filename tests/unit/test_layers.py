@@ -22,6 +22,8 @@ FORBIDDEN_IN_DOMAIN = (
     "tactica.api",
     "tactica.cli",
     "tactica.engine",
+    "tactica.channels",
+    "aiosmtpd",
 )
 
 
@@ -35,7 +37,7 @@ def _imports(path: Path) -> set[str]:
     return out
 
 
-def test_domain_imports_only_stdlib_sqlglot_and_itself() -> None:
+def test_domain_imports_no_io_library_and_no_outer_layer() -> None:
     offenders = {
         f"{path.relative_to(SRC)}: {name}"
         for path in (SRC / "domain").rglob("*.py")
@@ -51,5 +53,16 @@ def test_store_does_not_reach_up_into_services_or_entry_points() -> None:
         for path in (SRC / "store").rglob("*.py")
         for name in _imports(path)
         if name.startswith(("tactica.services", "tactica.api", "tactica.cli"))
+    }
+    assert not offenders, sorted(offenders)
+
+
+def test_channels_know_nothing_of_the_store_or_the_use_cases() -> None:
+    """An adapter sends messages; what they say and what becomes of them is dispatch's."""
+    offenders = {
+        f"{path.relative_to(SRC)}: {name}"
+        for path in (SRC / "channels").rglob("*.py")
+        for name in _imports(path)
+        if name.startswith(("sqlalchemy", "tactica.store", "tactica.services", "tactica.api"))
     }
     assert not offenders, sorted(offenders)
