@@ -28,6 +28,7 @@ def _register() -> None:
         lists,
         offers,
         programs,
+        responses,
         runs,
         segments,
         serve,
@@ -55,6 +56,7 @@ def _register() -> None:
     app.command("serve")(serve.serve)
     app.command("dispatch")(dispatch.dispatch)
     app.add_typer(dispatch.outbox_app, name="outbox")
+    app.add_typer(responses.app, name="responses")
     app.command("quickstart")(quickstart)
 
 
