@@ -38,8 +38,10 @@ _LAT_TO_CYR = {v: k for k, v in _CYR_TO_LAT.items()}
 # Traditional → simplified for the characters replies to offers use.
 _T2S = dict(
     zip(
-        "訂購買興資訊請電話聯繫發說謝個來們麼嗎這還要沒關閉絕對價錢辦會員幫註銷續費優惠",
-        "订购买兴资讯请电话联系发说谢个来们么吗这还要没关闭绝对价钱办会员帮注销续费优惠",
+        "訂購買興資訊請電話聯繫發說謝個來們麼嗎這還要沒關閉絕對價錢辦會員幫註銷續費優惠"
+        "傳簡擾詳細給騷刪除別單",
+        "订购买兴资讯请电话联系发说谢个来们么吗这还要没关闭绝对价钱办会员帮注销续费优惠"
+        "传简扰详细给骚删除别单",
         strict=True,
     )
 )
@@ -204,17 +206,82 @@ def _kw(outcome: ReplyOutcome, language: str, words: str, **kw: object) -> list[
     ]
 
 
+def _pat(
+    outcome: ReplyOutcome, language: str, name: str, pattern: str, *, simplified: bool = False
+) -> ReplyRule:
+    return ReplyRule(
+        f"{language}-{outcome.value}-{name}",
+        outcome,
+        "pattern",
+        pattern,
+        language,
+        simplified=simplified,
+    )
+
+
+_OPT, _ORD, _INT = ReplyOutcome.OPT_OUT, ReplyOutcome.ORDER, ReplyOutcome.INTEREST
+
 #: The rules a new workspace starts with: English, Chinese and Russian.
 DEFAULT_RULES: tuple[ReplyRule, ...] = (
-    *_kw(ReplyOutcome.OPT_OUT, "en", "stop|unsubscribe|opt out|optout|remove me|cancel|quit|end"),
-    *_kw(ReplyOutcome.ORDER, "en", "yes|y|yep|yeah|ok|okay|sure|i want it|sign me up|buy"),
-    *_kw(ReplyOutcome.INTEREST, "en", "tell me more|more info|info|details|call me|interested"),
-    *_kw(ReplyOutcome.OPT_OUT, "zh", "退订|取消订阅|不要再发|别再发|拒收", simplified=True),
-    *_kw(ReplyOutcome.ORDER, "zh", "是|要|好|好的|可以|我要|办理|订购|确认", simplified=True),
-    *_kw(ReplyOutcome.INTEREST, "zh", "了解|详情|咨询|感兴趣|请联系我|打电话给我", simplified=True),
-    *_kw(ReplyOutcome.OPT_OUT, "ru", "стоп|отписаться|отписка|отмена|не присылайте|хватит"),
-    *_kw(ReplyOutcome.ORDER, "ru", "да|хочу|согласен|согласна|оформите|подключите"),
-    *_kw(ReplyOutcome.INTEREST, "ru", "подробнее|расскажите|перезвоните|интересно"),
+    *_kw(_OPT, "en", "stop|unsubscribe|opt out|optout|remove me|cancel|quit|end"),
+    # Common misspellings, and the ways of saying "leave me alone".
+    *_kw(_OPT, "en", "stopp|unsub|unsubcribe|unsuscribe|unsubscibe|leave me alone|take me off"),
+    _pat(
+        _OPT,
+        "en",
+        "dont-contact",
+        r"\b(?:don'?t|do not|never|no more)\s+(?:\w+\s+)?"
+        r"(?:text|txt|messag|e-?mail|contact|call|send|sms|spam)",
+    ),
+    _pat(
+        _OPT,
+        "en",
+        "remove-my",
+        r"\b(?:remove|delete|take)\s+(?:me|my (?:number|e-?mail|details))\b",
+    ),
+    *_kw(_ORD, "en", "yes|y|yep|yeah|ok|okay|sure|i want it|sign me up|buy"),
+    *_kw(_ORD, "en", "count me in|deal|go ahead|book it|confirm|absolutely"),
+    _pat(_ORD, "en", "yes-drawn-out", r"\by+e+s+\b"),
+    _pat(_ORD, "en", "take-it", r"\bi(?:'?ll| will) take\b"),
+    _pat(_ORD, "en", "order", r"^order\b|\b(?:like to|want to|wanna|i'?ll|please)\s+order\b"),
+    *_kw(_INT, "en", "tell me more|more info|info|details|call me|interested"),
+    *_kw(_INT, "en", "interesting|more information|how much|price|pricing|cost|trial|terms"),
+    _pat(_INT, "en", "how-it-works", r"\bhow (?:does|do) (?:it|this|that) work\b"),
+    *_kw(_OPT, "zh", "退订|取消订阅|不要再发|别再发|拒收", simplified=True),
+    *_kw(_OPT, "zh", "取消|停止发送|停止推送", simplified=True),
+    _pat(
+        _OPT, "zh", "dont-send", r"(?:别|不要|勿)再?(?:给我)?(?:发|传|打扰|骚扰)", simplified=True
+    ),
+    _pat(
+        _OPT, "zh", "remove-me", r"(?:删除|移除)(?:我|.*号码)|把我.*(?:删除|移除)", simplified=True
+    ),
+    *_kw(_ORD, "zh", "是|要|好|好的|可以|我要|办理|订购|确认", simplified=True),
+    *_kw(_ORD, "zh", "是的|要的|需要|下单|ok", simplified=True),
+    *_kw(_INT, "zh", "了解|详情|咨询|感兴趣|请联系我|打电话给我", simplified=True),
+    *_kw(
+        _INT, "zh", "详细|兴趣|多少钱|收费|价格|优惠|资料|套餐|介绍一下|怎么办理", simplified=True
+    ),
+    *_kw(_OPT, "ru", "стоп|отписаться|отписка|отмена|не присылайте|хватит"),
+    *_kw(_OPT, "ru", "отпишите|прекратите|не беспокойте|отказываюсь"),
+    _pat(
+        _OPT,
+        "ru",
+        "dont-write",
+        r"\bне\s+(?:(?:надо|нужно)\s+)?(?:мне\s+)?(?:больше\s+)?"
+        r"(?:пиш|пис|присыл|слат|шлите|звон|беспоко|смс|сообщ)",
+    ),
+    _pat(_OPT, "ru", "remove-me", r"\b(?:удалите|уберите|исключите)\s+(?:меня|мой номер)"),
+    *_kw(_ORD, "ru", "да|хочу|согласен|согласна|оформите|подключите"),
+    *_kw(_ORD, "ru", "ок|окей|давайте|беру|конечно|подключайте|хорошо|оформляйте|ага"),
+    *_kw(_INT, "ru", "подробнее|расскажите|перезвоните|интересно"),
+    *_kw(_INT, "ru", "интересует|позвоните|сколько стоит|цена|стоимость|поподробнее"),
+    _pat(
+        _INT,
+        "ru",
+        "details",
+        r"подробност|информаци|скидк|услови|что входит|как подключить"
+        r"|узнать (?:больше|подробнее)",
+    ),
     # Whatever the language of the rest: STOP, and TD (Chinese operators' "reply TD").
     ReplyRule("any-stop", ReplyOutcome.OPT_OUT, "keyword", "stop", None, priority=10),
     ReplyRule("any-td", ReplyOutcome.OPT_OUT, "keyword", "td", None, priority=10),
