@@ -33,6 +33,13 @@ class Permission(StrEnum):
     PROGRAMS_WRITE = "programs:write"
     USERS_ADMIN = "users:admin"
     AUDIT_READ = "audit:read"
+    RESPONSES_READ = "responses:read"
+    RESPONSES_WRITE = "responses:write"
+    LEADS_READ = "leads:read"
+    LEADS_WRITE = "leads:write"
+    SALES_ADMIN = "sales:admin"
+    ORDERS_READ = "orders:read"
+    ORDERS_APPROVE = "orders:approve"
 
 
 _READ_ALL = {
@@ -41,6 +48,9 @@ _READ_ALL = {
     Permission.SEGMENTS_READ,
     Permission.OFFERS_READ,
     Permission.LISTS_READ,
+    Permission.RESPONSES_READ,
+    Permission.LEADS_READ,
+    Permission.ORDERS_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -53,17 +63,26 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.OFFERS_WRITE,
             Permission.LISTS_WRITE,
             Permission.PROGRAMS_WRITE,
+            Permission.RESPONSES_WRITE,
+            Permission.SALES_ADMIN,
+            # Marketers own offers and their discount bounds, so they approve exceptions.
+            Permission.ORDERS_APPROVE,
         }
     ),
     # Analysts read everything marketing holds, including who changed what.
     Role.ANALYST: frozenset(_READ_ALL | {Permission.AUDIT_READ}),
-    # Sales reps see customers and offers to work their leads, and record opt-outs they hear.
+    # Sales reps see customers and offers to work their leads, and record opt-outs they
+    # hear; they ask for discounts but never approve their own.
     Role.SALES_REP: frozenset(
         {
             Permission.CUSTOMERS_READ,
             Permission.OFFERS_READ,
             Permission.LISTS_READ,
             Permission.LISTS_WRITE,
+            Permission.RESPONSES_READ,
+            Permission.LEADS_READ,
+            Permission.LEADS_WRITE,
+            Permission.ORDERS_READ,
         }
     ),
 }

@@ -34,6 +34,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tactica.domain.rules import compile_rule
+from tactica.domain.sales import AssignmentStrategy
 from tactica.domain.schema import CHANNELS, FieldType
 from tactica.errors import Conflict, InvalidInput, RuleError
 
@@ -413,6 +414,7 @@ _NAME_RULE = (
 
 #: Campaign kinds: only outbound campaigns exist yet; triggered ones are reserved.
 CAMPAIGN_KINDS = ("outbound", "triggered")
+_ASSIGNMENTS = tuple(s.value for s in AssignmentStrategy)
 
 
 @dataclass(frozen=True)
@@ -439,6 +441,8 @@ class CampaignSpec:
     control_share: float = 0.0
     cost_per_contact: Decimal = Decimal(0)
     budget: Decimal | None = None
+    #: Days after a contact during which a reply on its channel counts as its answer.
+    response_window_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -457,6 +461,10 @@ class ProgramSpec:
     budget: Decimal | None = None
     start: date | None = None
     end: date | None = None
+    #: How leads from this program's replies find a rep (see ``domain.sales``).
+    lead_assignment: str = "round_robin"
+    #: Hours a new lead may wait for its first contact before it is escalated.
+    lead_sla_hours: int = 24
 
 
 def _listing(names: Collection[str]) -> str:
@@ -571,6 +579,9 @@ def _campaign_problems(
     why = _money_problem(c.budget, optional=True)
     if why:
         out.append(f"{at}.budget: {why}")
+    w = c.response_window_days
+    if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 366:
+        out.append(f"{at}.response_window_days: a whole number of days from 1 to 366, got {w!r}")
     return out
 
 
@@ -606,6 +617,14 @@ def program_problems(
             out.append(f"schedule.at: {day.isoformat()} is before start {spec.start.isoformat()}")
         if spec.end is not None and day > spec.end:
             out.append(f"schedule.at: {day.isoformat()} is after end {spec.end.isoformat()}")
+    if spec.lead_assignment not in _ASSIGNMENTS:
+        out.append(
+            f"sales.assignment: unknown strategy {spec.lead_assignment!r}; "
+            f"strategies are: {', '.join(_ASSIGNMENTS)}"
+        )
+    hours = spec.lead_sla_hours
+    if isinstance(hours, bool) or not isinstance(hours, int) or hours < 1:
+        out.append(f"sales.sla_hours: a whole number of hours, 1 or more, got {hours!r}")
     if not spec.campaigns and not allow_empty:
         out.append("campaigns: a program needs at least one campaign to run")
     first: dict[str, int] = {}

@@ -286,3 +286,25 @@ DEFAULT_RULES: tuple[ReplyRule, ...] = (
     ReplyRule("any-stop", ReplyOutcome.OPT_OUT, "keyword", "stop", None, priority=10),
     ReplyRule("any-td", ReplyOutcome.OPT_OUT, "keyword", "td", None, priority=10),
 )
+
+
+def sender_variants(channel: str, raw: str) -> list[str]:
+    """The ways a sender's address may be stored, to find the customer it belongs to.
+
+    Gateways write numbers as ``+351912345678``, ``351912345678`` or with spaces;
+    mail clients add a display name and change the case of an address.
+    """
+    text = raw.strip()
+    if not text:
+        return []
+    if channel == "email":
+        if "<" in text and text.endswith(">"):
+            text = text[text.rindex("<") + 1 : -1].strip()
+        return list(dict.fromkeys([text, text.lower()]))
+    digits = "".join(c for c in text if c.isdigit())
+    if not digits:
+        return [text]
+    out = [text, digits, f"+{digits}"]
+    if digits.startswith("00"):
+        out += [digits[2:], f"+{digits[2:]}"]
+    return list(dict.fromkeys(out))

@@ -64,6 +64,7 @@ _PROGRAM_KEYS = {
     "end",
     "schedule",
     "policy",
+    "sales",
     "campaigns",
 }
 _CAMPAIGN_KEYS = {
@@ -80,6 +81,7 @@ _CAMPAIGN_KEYS = {
     "control_share",
     "cost_per_contact",
     "budget",
+    "response_window_days",
 }
 #: A program may change while it is being prepared or is paused, not while it runs.
 EDITABLE = {ProgramStatus.DRAFT, ProgramStatus.SCHEDULED, ProgramStatus.PAUSED}
@@ -184,8 +186,24 @@ def _campaign(raw: Any, where: str, problems: list[str]) -> CampaignSpec | None:
         )
         or Decimal(0),
         budget=_money(raw.get("budget"), f"{where}.budget", problems),
+        response_window_days=raw.get("response_window_days", 14),
         **texts,
     )
+
+
+def _sales(raw: Any, where: str, problems: list[str]) -> dict[str, Any]:
+    """``sales: {assignment: territory, sla_hours: 8}``: how the program's leads are worked."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or set(raw) - {"assignment", "sla_hours"}:
+        problems.append(f"{where}: a mapping with assignment and/or sla_hours, got {raw!r}")
+        return {}
+    out: dict[str, Any] = {}
+    if "assignment" in raw:
+        out["lead_assignment"] = str(raw["assignment"])
+    if "sla_hours" in raw:
+        out["lead_sla_hours"] = raw["sla_hours"]
+    return out
 
 
 def parse_program(raw: Mapping[str, Any], where: str = "program") -> tuple[ProgramSpec, str]:
@@ -211,6 +229,7 @@ def parse_program(raw: Mapping[str, Any], where: str = "program") -> tuple[Progr
         end=_day(raw.get("end"), f"{where}.end", problems),
         schedule=_schedule(raw.get("schedule"), f"{where}.schedule", problems),
         campaigns=tuple(c for c in camps if c is not None),
+        **_sales(raw.get("sales"), f"{where}.sales", problems),
     )
     if problems:
         raise InvalidInput(f"{where} has problems:\n- " + "\n- ".join(problems))
@@ -281,6 +300,7 @@ def program_data(session: Session, p: Program) -> dict[str, Any]:
         out["end"] = p.end_date.isoformat()
     out["policy"] = p.policy
     out["schedule"] = schedule
+    out["sales"] = {"assignment": p.lead_assignment, "sla_hours": p.lead_sla_hours}
     out["campaigns"] = []
     for c in campaigns_of(session, p):
         camp: dict[str, Any] = {"name": c.name, "kind": c.kind}
@@ -296,6 +316,7 @@ def program_data(session: Session, p: Program) -> dict[str, Any]:
         camp["cost_per_contact"] = _amount(c.cost_per_contact)
         if c.budget is not None:
             camp["budget"] = _amount(c.budget)
+        camp["response_window_days"] = c.response_window_days
         out["campaigns"].append(camp)
     return out
 
@@ -306,6 +327,7 @@ def _write(session: Session, p: Program, spec: ProgramSpec, policy: str) -> None
     p.start_date, p.end_date = spec.start, spec.end
     p.schedule_kind = spec.schedule.kind.value
     p.schedule_at, p.schedule_cron = spec.schedule.at, spec.schedule.expression
+    p.lead_assignment, p.lead_sla_hours = spec.lead_assignment, spec.lead_sla_hours
     session.flush()
     session.execute(sa.delete(Campaign).where(Campaign.program_id == p.id))
     for i, c in enumerate(spec.campaigns):
@@ -326,6 +348,7 @@ def _write(session: Session, p: Program, spec: ProgramSpec, policy: str) -> None
                 control_share=Decimal(str(c.control_share)),
                 cost_per_contact=c.cost_per_contact,
                 budget=c.budget,
+                response_window_days=c.response_window_days,
             )
         )
     session.flush()

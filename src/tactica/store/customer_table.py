@@ -29,6 +29,11 @@ SQL_TYPES: dict[FieldType, TypeEngine[Any]] = {
 }
 
 
+def contact_point_index(field: str) -> str:
+    """The name of the index every contact-point column has."""
+    return f"ix_customers_{field}"
+
+
 def to_field_def(row: CustomerField) -> FieldDef:
     """The domain definition of a stored field row."""
     return FieldDef(
@@ -83,6 +88,10 @@ def add_fields(session: Session, fields: Iterable[FieldDef]) -> list[FieldDef]:
         # The name passed validate_field_name, so quoting is belt and braces.
         quoted = dialect.identifier_preparer.quote(f.name)
         session.execute(sa.text(f"ALTER TABLE customers ADD COLUMN {quoted} {type_sql}"))
+        if f.kind == FieldKind.CONTACT_POINT:
+            # Replies name their sender by address: finding the customer must not scan.
+            index = dialect.identifier_preparer.quote(contact_point_index(f.name))
+            session.execute(sa.text(f"CREATE INDEX {index} ON customers ({quoted})"))
         session.add(
             CustomerField(
                 name=f.name,
@@ -115,7 +124,11 @@ def drop_field(session: Session, name: str) -> None:
     row = session.scalar(sa.select(CustomerField).where(CustomerField.name == name))
     if row is None:
         raise NotFound(f"no customer field {name!r}")
-    quoted = session.get_bind().dialect.identifier_preparer.quote(name)
+    preparer = session.get_bind().dialect.identifier_preparer
+    quoted = preparer.quote(name)
+    if row.kind == FieldKind.CONTACT_POINT.value:
+        index = preparer.quote(contact_point_index(name))
+        session.execute(sa.text(f"DROP INDEX IF EXISTS {index}"))
     session.execute(sa.text(f"ALTER TABLE customers DROP COLUMN {quoted}"))
     session.delete(row)
     session.flush()

@@ -296,6 +296,9 @@ class Program(Base):
     schedule_cron: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16), default="draft")
     policy: Mapped[str] = mapped_column(String(100), default="default")
+    # How the leads its replies make reach sales: assignment strategy and the SLA.
+    lead_assignment: Mapped[str] = mapped_column(String(16), default="round_robin")
+    lead_sla_hours: Mapped[int] = mapped_column(Integer, default=24)
     activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -325,6 +328,8 @@ class Campaign(Base):
     control_share: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0"))
     cost_per_contact: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal("0"))
     budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    #: How long after a contact a reply on its channel is still taken as an answer to it.
+    response_window_days: Mapped[int] = mapped_column(Integer, default=14)
 
 
 class Run(Base):
@@ -558,3 +563,181 @@ class RunLog(Base):
     )
     suppressed: Mapped[bytes] = mapped_column(LargeBinary)
     rows: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReplyRuleRow(Base):
+    """A deployment's rule for understanding replies: a keyword or pattern per language.
+
+    Seeded with the built-in English, Chinese and Russian rules (``source='default'``);
+    marketers add, switch off and remove rules, and corrections made in the review
+    queue can be remembered as keyword rules (``source='correction'``).
+    """
+
+    __tablename__ = "reply_rules"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    simplified: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+
+
+class Response(Base):
+    """What came back from a customer: a reply, a click or a call outcome.
+
+    ``(source, message_id)`` is unique, so a message delivered twice is stored once.
+    ``contact_id`` is the contact it answers (None: unattributed, kept and listed);
+    ``outcome`` what the rules understood and ``result`` what was done with it.
+    """
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        UniqueConstraint("source", "message_id", name="uq_response_message"),
+        Index("ix_responses_contact", "contact_id"),
+        Index("ix_responses_customer", "customer_id"),
+        Index("ix_responses_review", "review"),
+        Index("ix_responses_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="reply")
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sender: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="")
+    customer_id: Mapped[str | None] = mapped_column(String(128))
+    contact_id: Mapped[int | None] = mapped_column(IdType)
+    program: Mapped[str | None] = mapped_column(String(100))
+    campaign: Mapped[str | None] = mapped_column(String(100))
+    offer: Mapped[str | None] = mapped_column(String(64))
+    attributed_by: Mapped[str] = mapped_column(String(16), default="none")
+    language: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    result: Mapped[str] = mapped_column(String(16))
+    review: Mapped[str | None] = mapped_column(String(16))
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+
+
+class Order(Base):
+    """An order for an offer: from a reply, a call outcome or a won lead.
+
+    One per response and one per lead (both unique), so taking the same reply twice
+    books one order. A discount outside the offer's bounds waits for approval.
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    response_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("responses.id", ondelete="SET NULL"), unique=True
+    )
+    lead_id: Mapped[int | None] = mapped_column(IdType, unique=True)
+    customer_id: Mapped[str] = mapped_column(String(128))
+    contact_id: Mapped[int | None] = mapped_column(IdType)
+    program: Mapped[str | None] = mapped_column(String(100))
+    campaign: Mapped[str | None] = mapped_column(String(100))
+    offer: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    discount: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    status: Mapped[str] = mapped_column(String(24))
+    requested_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+
+
+class SalesRep(Base):
+    """A sales rep who works leads: territory, skills, how many open leads they can hold.
+
+    ``role`` is ``hunter`` (new business) or ``farmer`` (accounts); ``manager`` the
+    username leads are escalated to when the SLA is missed.
+    """
+
+    __tablename__ = "sales_reps"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    territory: Mapped[str | None] = mapped_column(String(100))
+    skills: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    capacity: Mapped[int] = mapped_column(Integer, default=50)
+    role: Mapped[str] = mapped_column(String(16), default="hunter")
+    manager: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+
+
+class Lead(Base):
+    """Interest that needs a person: a customer, what they answered, and who works it.
+
+    Its life is ``new -> contacted -> qualified -> won / lost``; ``due_at`` is the SLA
+    (contacted by then, or escalated to the rep's manager).
+    """
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_rep_status", "rep", "status"),
+        Index("ix_leads_status_due", "status", "due_at"),
+        Index("ix_leads_customer", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    response_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("responses.id", ondelete="SET NULL"), unique=True
+    )
+    customer_id: Mapped[str] = mapped_column(String(128))
+    contact_id: Mapped[int | None] = mapped_column(IdType)
+    program: Mapped[str | None] = mapped_column(String(100))
+    campaign: Mapped[str | None] = mapped_column(String(100))
+    offer: Mapped[str | None] = mapped_column(String(64))
+    reply: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    rep: Mapped[str | None] = mapped_column(String(100))
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    contacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalated_to: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), server_default=_now(), onupdate=_now()
+    )
+
+
+class Activity(Base):
+    """What a rep did on a lead: a call, visit, e-mail or meeting, its cost and result."""
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_rep_at", "rep", "at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    lead_id: Mapped[int] = mapped_column(IdType, ForeignKey("leads.id", ondelete="CASCADE"))
+    rep: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
+    result: Mapped[str] = mapped_column(String(32), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())

@@ -28,11 +28,11 @@ def test_preview_run_read_and_explain(api: Api, program_store: Store) -> None:  
     why = c.get(f"/runs/{run['id']}/customers/c05/explain", headers=api.as_("analyst"))
     assert why.status_code == 200, why.text
     young = next(x for x in why.json()["campaigns"] if x["campaign"] == "young-sms")
-    assert young["outcome"] == "excluded: on opt_out list 'opt_out'"
+    assert young["outcome"] == "excluded: opted out (list 'opt_out')"
     assert {
         "step": "sms: special lists",
         "passed": False,
-        "detail": "on opt_out list 'opt_out'",
+        "detail": "opted out (list 'opt_out')",
     } in young["steps"]
     now = c.get("/programs/spring/customers/c16/explain", headers=api.as_("analyst"))
     assert now.status_code == 200 and now.json()["run_id"] is None

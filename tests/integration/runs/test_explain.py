@@ -59,8 +59,8 @@ def test_a_contacted_customer_and_why_the_next_run_leaves_them_out(program_store
 def test_exclusions_are_named_per_channel(program_store: Store) -> None:
     e = explain_customer(program_store, "c05", program="spring", now=NOW)
     outcome, steps = _campaign(e, "young-sms")
-    assert steps["sms: special lists"] == (False, "on opt_out list 'opt_out'")
-    assert outcome == "excluded: on opt_out list 'opt_out'"
+    assert steps["sms: special lists"] == (False, "opted out (list 'opt_out')")
+    assert outcome == "excluded: opted out (list 'opt_out')"
     outcome, steps = _campaign(e, "all-email")
     # c05 has no e-mail address (odd ids have none).
     assert steps["email: email"] == (False, "no email")

@@ -49,7 +49,7 @@ def test_dry_run_writes_nothing_and_the_run_writes_what_it_previewed(
     assert young.excluded == {
         "no msisdn": 2,
         "no consent for sms": 3,
-        "on opt_out list 'opt_out'": 1,
+        "opted out (list 'opt_out')": 1,
     }
     assert young.after_capacity == 10 and young.cost == 10 * young.after_capacity / 200
     assert email.candidates == 40 and email.excluded == {"no email": 20}
@@ -219,5 +219,5 @@ def test_static_segments_lists_and_vips_come_from_the_store(
     result = runs.preview(program_store, "picked", now=NOW)
     (row,) = result.funnel
     # c02 is VIP (left out by the rule), c08 blacklisted: only c06 remains.
-    assert row.candidates == 2 and row.excluded == {"on blacklist list 'blacklist'": 1}
+    assert row.candidates == 2 and row.excluded == {"blacklisted (list 'blacklist')": 1}
     assert row.after_capacity == 1

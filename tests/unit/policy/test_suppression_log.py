@@ -38,7 +38,7 @@ def test_codes_become_words_in_campaign_order() -> None:
         {
             "customer_id": ["a", "b"],
             "why0": ["no email", None],
-            "why1": ["on opt_out list 'opt_out'", None],
+            "why1": ["opted out (list 'opt_out')", None],
             "st0": pa.array([EXCLUDED, POLICY], pa.uint8()),
             "pr0": pa.array([None, 0b101], pa.uint8()),
             "cut0": [None, None],
@@ -49,8 +49,8 @@ def test_codes_become_words_in_campaign_order() -> None:
     )
     rows = read_log(_file(table, CODES)).to_pylist()
     assert [(r["customer_id"], r["campaign"], r["stage"], r["reason"]) for r in rows] == [
-        ("a", "alpha", "exclusion", "on opt_out list 'opt_out'"),
-        ("a", "zeta", "exclusion", "no email; on opt_out list 'opt_out'"),
+        ("a", "alpha", "exclusion", "opted out (list 'opt_out')"),
+        ("a", "zeta", "exclusion", "no email; opted out (list 'opt_out')"),
         ("b", "alpha", "capacity", "channel sms daily capacity 6 (0 already decided today)"),
         ("b", "zeta", "policy", "cap-30d, offer-14d"),
     ]

@@ -16,9 +16,9 @@ target_metadata = Base.metadata
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Skip the declared customer fields: they are columns the schema tool adds at run time."""
+    """Skip the declared customer fields: columns (and their indexes) added at run time."""
     return not (
-        type_ == "column"
+        type_ in ("column", "index")
         and reflected
         and compare_to is None
         and getattr(getattr(obj, "table", None), "name", None) == "customers"

@@ -1,0 +1,158 @@
+"""The sales side's rules: a lead's life, who gets a new lead, when a lead is late.
+
+Pure logic: the services read reps and leads from the store and ask here what is
+legal and who is next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from tactica.errors import Conflict, InvalidInput
+
+
+class LeadStatus(StrEnum):
+    """Where a lead is in its life."""
+
+    NEW = "new"
+    CONTACTED = "contacted"
+    QUALIFIED = "qualified"
+    WON = "won"
+    LOST = "lost"
+
+
+#: The moves a lead may make. Lost is possible from anywhere open; won only once
+#: qualified or contacted (a rep has spoken to the customer).
+_MOVES: dict[LeadStatus, tuple[LeadStatus, ...]] = {
+    LeadStatus.NEW: (LeadStatus.CONTACTED, LeadStatus.LOST),
+    LeadStatus.CONTACTED: (LeadStatus.QUALIFIED, LeadStatus.WON, LeadStatus.LOST),
+    LeadStatus.QUALIFIED: (LeadStatus.WON, LeadStatus.LOST),
+    LeadStatus.WON: (),
+    LeadStatus.LOST: (),
+}
+
+OPEN_STATUSES: tuple[LeadStatus, ...] = (
+    LeadStatus.NEW,
+    LeadStatus.CONTACTED,
+    LeadStatus.QUALIFIED,
+)
+
+
+def legal_moves(current: LeadStatus | str) -> tuple[LeadStatus, ...]:
+    """The statuses a lead in ``current`` may move to."""
+    return _MOVES[LeadStatus(current)]
+
+
+def move(current: LeadStatus | str, target: LeadStatus | str) -> LeadStatus:
+    """The new status, or :class:`Conflict` naming the legal moves when it is not one."""
+    try:
+        to = LeadStatus(target)
+    except ValueError:
+        known = ", ".join(s.value for s in LeadStatus)
+        raise InvalidInput(f"unknown lead status {target!r}; statuses are: {known}") from None
+    now = LeadStatus(current)
+    if to not in _MOVES[now]:
+        legal = ", ".join(s.value for s in _MOVES[now]) or "none (the lead is closed)"
+        raise Conflict(f"a {now.value} lead cannot become {to.value}; it may become: {legal}")
+    return to
+
+
+class AssignmentStrategy(StrEnum):
+    """How a program's new leads find a rep."""
+
+    ROUND_ROBIN = "round_robin"
+    TERRITORY = "territory"
+    SKILL = "skill"
+    LOAD = "load"
+
+
+class RepRole(StrEnum):
+    """What kind of selling a rep does."""
+
+    HUNTER = "hunter"  # new business
+    FARMER = "farmer"  # existing accounts
+
+
+class ActivityKind(StrEnum):
+    """What a rep did."""
+
+    CALL = "call"
+    VISIT = "visit"
+    EMAIL = "email"
+    MEETING = "meeting"
+
+
+@dataclass(frozen=True)
+class RepLoad:
+    """A rep as assignment sees them: who, where, what they know, how busy."""
+
+    username: str
+    territory: str | None = None
+    skills: frozenset[str] = field(default_factory=frozenset)
+    capacity: int = 50
+    open_leads: int = 0
+    last_assigned_at: datetime | None = None
+    role: str = RepRole.HUNTER.value
+
+    @property
+    def free(self) -> int:
+        """How many more open leads the rep can take."""
+        return max(self.capacity - self.open_leads, 0)
+
+
+_NEVER = datetime.min
+
+
+def _rr_key(r: RepLoad) -> tuple[datetime, str]:
+    # Longest since their last lead first; ties (never assigned) by name, for stability.
+    last = r.last_assigned_at.replace(tzinfo=None) if r.last_assigned_at else _NEVER
+    return (last, r.username)
+
+
+def choose_rep(
+    reps: Sequence[RepLoad],
+    strategy: AssignmentStrategy | str,
+    *,
+    territory: str | None = None,
+    skill: str | None = None,
+    role: str | None = None,
+) -> RepLoad | None:
+    """The rep a new lead goes to, or None when nobody has room.
+
+    Only reps with free capacity are considered. ``territory`` and ``skill`` narrow
+    the choice for those strategies and fall back to every rep with room when nobody
+    matches (a lead is never left unassigned because a territory has no rep); ``role``
+    (hunter or farmer) narrows the same way. Among the candidates: ``round_robin`` and
+    ``territory`` / ``skill`` take the rep who has waited longest for a lead; ``load``
+    the one with the fewest open leads relative to capacity.
+    """
+    how = AssignmentStrategy(strategy)
+    pool = [r for r in reps if r.free > 0]
+    if not pool:
+        return None
+
+    def narrowed(keep: list[RepLoad]) -> list[RepLoad]:
+        return keep or pool
+
+    if role:
+        pool = narrowed([r for r in pool if r.role == role])
+    if how is AssignmentStrategy.TERRITORY and territory:
+        pool = narrowed([r for r in pool if r.territory == territory])
+    if how is AssignmentStrategy.SKILL and skill:
+        pool = narrowed([r for r in pool if skill in r.skills])
+    if how is AssignmentStrategy.LOAD:
+        return min(pool, key=lambda r: (r.open_leads / max(r.capacity, 1), *_rr_key(r)))
+    return min(pool, key=_rr_key)
+
+
+def sla_due(created: datetime, hours: int) -> datetime:
+    """When a lead made at ``created`` must have been contacted."""
+    return created + timedelta(hours=hours)
+
+
+def is_overdue(status: LeadStatus | str, due_at: datetime | None, now: datetime) -> bool:
+    """True when a lead is still new (nobody contacted the customer) past its SLA."""
+    return LeadStatus(status) is LeadStatus.NEW and due_at is not None and now >= due_at
