@@ -12,6 +12,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,13 @@ class Settings(BaseSettings):
     #: Where people reach this installation: the base of the links put in messages
     #: (unsubscribe links). ``TACTICA_PUBLIC_URL``.
     public_url: str = "http://127.0.0.1:8000"
+    #: The customer attribute that is a lead's territory, matched against the reps'
+    #: territories when a program assigns by territory (ignored when no such field is
+    #: declared). ``TACTICA_LEAD_TERRITORY_FIELD``.
+    lead_territory_field: str = "region"
+    #: What a reply that says STOP opts the customer out of: the channel it came on
+    #: (``channel``) or every channel (``all``). ``TACTICA_OPT_OUT_SCOPE``.
+    opt_out_scope: Literal["channel", "all"] = "channel"
 
     @field_validator("database_url")
     @classmethod

@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         outbox,
         programs,
         receipts,
+        responses,
         runs,
         segments,
         templates,
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         unsubscribe,
         receipts,
         outbox,
+        responses,
     ):
         app.include_router(module.router)
     return app

@@ -24,7 +24,8 @@ class LocalSmsGateway(HttpPeer):
     or reject numbers (:meth:`reject_prefix`). Numbers matching ``undeliverable_prefixes``
     are accepted but their delivery fails. With ``receipts_url`` it POSTs delivery
     receipts there every ``receipts_interval`` seconds from a background thread, signed
-    like webhooks when ``receipts_secret`` is given.
+    like webhooks when ``receipts_secret`` is given. With ``replies_url``, :meth:`reply`
+    plays a handset answering: the gateway POSTs the reply there, signed the same way.
     """
 
     def __init__(
@@ -39,8 +40,13 @@ class LocalSmsGateway(HttpPeer):
         reject_prefixes: Iterable[str] = (),
         undeliverable_prefixes: Iterable[str] = (),
         max_batch: int = 1000,
+        replies_url: str | None = None,
+        replies_secret: bytes | str | None = None,
     ) -> None:
         super().__init__(host, port)
+        self.replies_url = replies_url
+        self._replies_secret = replies_secret
+        self._reply_ids = itertools.count(1)
         self.api_key = api_key
         self.receipts_url = receipts_url
         self._receipts_secret = receipts_secret
@@ -185,6 +191,34 @@ class LocalSmsGateway(HttpPeer):
             }
         self._answers[key] = answer
         return answer
+
+    # -- replies ------------------------------------------------------------------
+
+    def reply(self, sender: str, text: str, *, message_id: str | None = None) -> httpx.Response:
+        """A handset at ``sender`` answers ``text``: POST it to ``replies_url`` now."""
+        return self.replies([(sender, text, message_id)])
+
+    def replies(self, items: Iterable[tuple[str, str, str | None]]) -> httpx.Response:
+        """Several handsets answer at once: one signed POST of ``(sender, text, id)``."""
+        if self.replies_url is None:
+            raise RuntimeError("this gateway has no replies_url")
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        batch = [
+            {
+                "id": mid or f"mo-{self.port}-{next(self._reply_ids)}",
+                "from": sender,
+                "text": text,
+                "received_at": now,
+            }
+            for sender, text, mid in items
+        ]
+        body = json.dumps({"replies": batch}, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        if self._replies_secret is not None:
+            ts = int(time.time())
+            headers[TIMESTAMP_HEADER] = str(ts)
+            headers[SIGNATURE_HEADER] = sign(self._replies_secret, ts, body)
+        return httpx.post(self.replies_url, content=body, headers=headers, timeout=10.0)
 
     # -- receipts -----------------------------------------------------------------
 

@@ -64,8 +64,10 @@ def customers(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def ran_store(store: Store, n: int = 20, reps: tuple[str, ...] = ("rita", "sam")) -> Store:
-    """Customers, the program run at SENT - 1 min, every contact sent at SENT, two reps."""
+def ran_store(
+    store: Store, n: int = 20, reps: tuple[str, ...] = ("rita", "sam"), sent: datetime = SENT
+) -> Store:
+    """Customers, the program run a minute before ``sent``, every contact sent then, two reps."""
     with store.session() as s:
         add_fields(s, [FieldDef("age", FieldType.INT)])
         s.execute(sa.insert(customer_table(load_schema(s))), customers(n))
@@ -73,10 +75,10 @@ def ran_store(store: Store, n: int = 20, reps: tuple[str, ...] = ("rita", "sam")
         for name in reps:
             s.add(SalesRep(username=name, capacity=50, skills=[], role="hunter"))
         s.commit()
-    done = runs.run_program(store, "autumn", actor="ana", now=SENT - timedelta(minutes=1))
+    done = runs.run_program(store, "autumn", actor="ana", now=sent - timedelta(minutes=1))
     assert done is not None and done.status == "completed"
     with store.session() as s:
-        s.execute(sa.update(Contact).values(status="sent", sent_at=SENT))
+        s.execute(sa.update(Contact).values(status="sent", sent_at=sent))
         s.commit()
     return store
 
