@@ -8,7 +8,9 @@ e-mail, its subject) may use exactly these names:
                      declared schema fields);
 ``offer``            the offer's fields, one of :data:`OFFER_FIELDS`: ``{{ offer.name }}``;
 ``campaign``         the campaign's name, a string;
-``unsubscribe_url``  e-mail only: the customer's unsubscribe link.
+``unsubscribe_url``  e-mail only: the customer's unsubscribe link;
+``track(url)``       a tracked link to ``url`` (``{{ track("https://shop.example/gold") }}``):
+                     the caller signs it, a click is counted and redirected.
 
 :func:`template_problems` checks a template before it is saved, statically: syntax,
 unknown names and unknown fields, each with its place and line. At send time
@@ -22,8 +24,9 @@ value is None prints as the empty string.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
@@ -50,6 +53,8 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 _RECORDS = ("customer", "offer")
 _EMAIL_NAMES = ("customer", "offer", "campaign", "unsubscribe_url")
 _OTHER_NAMES = ("customer", "offer", "campaign")
+#: The function a template calls to make a tracked link, on every channel.
+TRACK = "track"
 
 
 def _finalize(value: object) -> object:
@@ -163,8 +168,9 @@ def _source_problems(
         elif key is not None and key.startswith("_"):
             # The sandbox refuses these at render time too; say so before saving.
             out.append((node.lineno, f"{key!r} is private; a template cannot read it"))
+    out += _track_problems(tree)
     for name in tree.find_all(nodes.Name):
-        if name.name not in _EMAIL_NAMES:
+        if name.name not in (*_EMAIL_NAMES, TRACK):
             continue
         if name.ctx != "load":
             out.append(
@@ -184,7 +190,7 @@ def _source_problems(
         if name.ctx == "load":
             first_use.setdefault(name.name, name.lineno)
     allowed = ", ".join(names)
-    for unknown in sorted(meta.find_undeclared_variables(tree) - set(names)):
+    for unknown in sorted(meta.find_undeclared_variables(tree) - {*names, TRACK}):
         hint = " (unsubscribe_url is for e-mail only)" if unknown == "unsubscribe_url" else ""
         out.append(
             (
@@ -194,6 +200,40 @@ def _source_problems(
         )
     for stmt in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
         out.append((stmt.lineno, "a template cannot include, import or extend another"))
+    return out
+
+
+def _is_web_address(value: object) -> bool:
+    if not isinstance(value, str) or value != value.strip():
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _track_problems(tree: nodes.Template) -> list[tuple[int, str]]:
+    """``track`` is only called, with one web address (checked when written out)."""
+    out: list[tuple[int, str]] = []
+    called: set[int] = set()
+    example = 'track("https://shop.example/offer")'
+    for call in tree.find_all(nodes.Call):
+        if not (isinstance(call.node, nodes.Name) and call.node.name == TRACK):
+            continue
+        called.add(id(call.node))
+        if len(call.args) != 1 or call.kwargs or call.dyn_args or call.dyn_kwargs:
+            out.append((call.lineno, f"track takes one web address, such as {example}"))
+            continue
+        (arg,) = call.args
+        # An address computed from fields is checked when the message is made.
+        if isinstance(arg, nodes.Const) and not _is_web_address(arg.value):
+            out.append(
+                (
+                    call.lineno,
+                    f"track needs an http:// or https:// address, got {arg.value!r}",
+                )
+            )
+    for name in tree.find_all(nodes.Name):
+        if name.name == TRACK and name.ctx == "load" and id(name) not in called:
+            out.append((name.lineno, f"track is a function: write {example}"))
     return out
 
 
@@ -269,6 +309,18 @@ class _Fields:
         return self.__getattr__(name)
 
 
+def _tracker(make: Callable[[str], str]) -> Callable[[object], str]:
+    """``track`` as a template calls it: a web address in, the caller's link out."""
+
+    def track(url: object) -> str:
+        # Also checked here: an address built from fields is only known per message.
+        if not _is_web_address(url):
+            raise ValueError(f"track needs an http:// or https:// address, got {url!r}")
+        return make(str(url))
+
+    return track
+
+
 def _one_line(text: str) -> str:
     # A subject is one header line: a newline from a field value must not start
     # another header.
@@ -289,12 +341,16 @@ class CompiledTemplate:
         offer: Mapping[str, object],
         campaign: str,
         unsubscribe_url: str | None = None,
+        track: Callable[[str], str] | None = None,
     ) -> RenderedMessage:
         """Fill the template in for one customer and offer.
 
         ``unsubscribe_url`` is given to e-mail templates only; an e-mail template that
-        uses it fails to render without one. Raises :class:`TemplateRenderError` when a
-        field is missing, the sandbox refuses an access, or the template fails otherwise.
+        uses it fails to render without one. ``track`` turns a web address into the
+        tracked link to put in the message (the caller's: it knows the contact and signs
+        the link); a template that calls ``track(...)`` fails to render without one.
+        Raises :class:`TemplateRenderError` when a field is missing, the sandbox refuses
+        an access, or the template fails otherwise.
         """
         context: dict[str, object] = {
             "customer": _Fields("customer", customer),
@@ -303,6 +359,13 @@ class CompiledTemplate:
         }
         if self.template.channel == "email" and unsubscribe_url is not None:
             context["unsubscribe_url"] = unsubscribe_url
+        if track is not None:
+            context[TRACK] = _tracker(track)
+        else:
+            # Still undefined, but saying why rather than "'track' is undefined".
+            context[TRACK] = StrictUndefined(
+                hint="track(...) has no link maker here: tracked links are made when sending"
+            )
         subject = None
         if self.subject is not None:
             subject = _one_line(self._render("subject", self.subject, context))
