@@ -28,6 +28,7 @@ def _register() -> None:
         lists,
         offers,
         programs,
+        response_queue,
         responses,
         runs,
         segments,
@@ -56,6 +57,7 @@ def _register() -> None:
     app.command("serve")(serve.serve)
     app.command("dispatch")(dispatch.dispatch)
     app.add_typer(dispatch.outbox_app, name="outbox")
+    response_queue.register(responses.app)
     app.add_typer(responses.app, name="responses")
     app.command("quickstart")(quickstart)
 
