@@ -59,8 +59,9 @@ def quickstart() -> None:
     )
     if _run_demo_program(store, result.program):
         _dispatch_demo(store)
+        _replies_demo(store)
     console.print(
-        "\nNext: [bold]tactica runs show RUN[/], "
+        "\nNext: [bold]tactica runs show RUN[/], [bold]tactica responses list --review[/], "
         "[bold]tactica explain --run RUN --customer ID[/], "
         "[bold]tactica export[/] (the program as YAML), "
         '[bold]tactica segments create NAME --rule "..."[/], '
@@ -136,4 +137,37 @@ def _dispatch_demo(store: Store) -> None:
         "See [bold]tactica outbox status[/] and [bold]tactica outbox failed[/]. The demo's "
         "channels are left disabled (their peers are gone); configure real ones with "
         "[bold]tactica channels add[/] and run [bold]tactica dispatch[/]."
+    )
+
+
+def _replies_demo(store: Store) -> None:
+    """Customers answer the SMS in three languages; show what their replies led to."""
+    from tactica.services.demo import replies_demo
+
+    console.rule("7. Replies: customers answer")
+    console.print(
+        "Texted customers answer through the local SMS gateway, which posts their replies "
+        "(signed) to Tactica's API: each is matched to the SMS it answers, read in its "
+        "language and acted on..."
+    )
+    d = replies_demo(store, get_settings().secret)
+    if not d.sent:
+        console.print("Nobody was texted, so nobody answers.")
+        return
+    for customer, text, outcome, result in d.samples:
+        console.print(
+            f"  {customer:>8}  {text!r:<28} {outcome:<9} → {result.replace('_', ' ')}",
+            highlight=False,
+        )
+    t = d.taken
+    reps = ", ".join(f"{rep} {n}" for rep, n in d.leads_by_rep.items()) or "none"
+    console.print(
+        f"{d.sent} replies: [bold]{t.get('orders', 0)} orders[/] "
+        f"(worth {d.order_total:,.2f}), [bold]{t.get('leads', 0)} leads[/] for sales ({reps}), "
+        f"[bold]{t.get('opt_outs', 0)} opt-outs[/] — on the opt_out list already, so the next "
+        f"run leaves them out ('opted out') — and {t.get('review', 0)} to review."
+    )
+    console.print(
+        "See [bold]tactica responses list[/], [bold]tactica responses correct ID OUTCOME[/] "
+        "for the review queue, and [bold]tactica responses classify TEXT[/] to test the rules."
     )

@@ -4,14 +4,14 @@ A :class:`ChannelSpec` is one way out — an SMTP server, an SMS gateway, a webh
 call centre's folder — with its settings, its rate limit, its quiet hours and its
 retry policy. Each *kind* of adapter serves one contact channel:
 
-=============  ===========  ==========================================================
+=============  ===========  ====================================================================
 kind           channel      settings (required; *optional*)
-=============  ===========  ==========================================================
+=============  ===========  ====================================================================
 ``smtp``       email        host, port, sender; *username, password, starttls*
-``sms_http``   sms          url, api_key; *sender, batch_size, receipts_token*
-``webhook``    webhook      url, secret
+``sms_http``   sms          url, api_key; *sender, batch_size, receipts_token, inbound_token*
+``webhook``    webhook      url, secret; *inbound_token*
 ``call_centre`` phone       folder (where the daily CSV files go); *script*
-=============  ===========  ==========================================================
+=============  ===========  ====================================================================
 
 Secrets (:data:`SECRET_SETTINGS`) are kept as given but never shown: views replace
 them with :data:`MASK`, and :meth:`ChannelSpec.problems` refuses the mask as a value,
@@ -57,13 +57,13 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 _OPTIONAL: dict[str, tuple[str, ...]] = {
     "smtp": ("username", "password", "starttls"),
-    "sms_http": ("sender", "batch_size", "receipts_token"),
-    "webhook": (),
+    "sms_http": ("sender", "batch_size", "receipts_token", "inbound_token"),
+    "webhook": ("inbound_token",),
     "call_centre": ("script",),
 }
 
 #: Settings that are secrets: stored as given, shown as :data:`MASK`.
-SECRET_SETTINGS = frozenset({"password", "api_key", "secret", "receipts_token"})
+SECRET_SETTINGS = frozenset({"password", "api_key", "secret", "receipts_token", "inbound_token"})
 
 #: What a view shows in place of a secret.
 MASK = "********"

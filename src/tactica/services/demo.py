@@ -315,3 +315,113 @@ def dispatch_demo(store: Store, secret: str, public_url: str) -> DispatchDemo:
             body = mail.get_body(("plain",))
             out.sample_email_body = body.get_content() if body is not None else ""
     return out
+
+
+#: What the demo's handsets answer, in English, Chinese and Russian.
+DEMO_REPLIES: tuple[str, ...] = (
+    "YES",
+    "Yes please, sign me up",
+    "Tell me more",
+    "STOP",
+    "好的",
+    "详细介绍一下",
+    "退订",
+    "Да, подключите",
+    "Расскажите подробнее",
+    "СТОП",
+    "who is this?",
+)
+DEMO_REPS: tuple[tuple[str, str], ...] = (("rosa", "lisboa"), ("tiago", "norte"))
+
+
+@dataclass
+class RepliesDemo:
+    """What the demo's replies led to."""
+
+    sent: int = 0
+    taken: dict[str, int] = field(default_factory=dict)
+    samples: list[tuple[str, str, str, str]] = field(default_factory=list)
+    leads_by_rep: dict[str, int] = field(default_factory=dict)
+    order_total: Decimal = Decimal(0)
+
+
+def replies_demo(store: Store, secret: str, *, replies: int = 66) -> RepliesDemo:
+    """Customers texted by the demo run answer through a local SMS gateway, over HTTP.
+
+    The API is served on a free local port; the gateway signs each batch with the
+    demo channel's inbound token, as a real gateway would. Two sales reps are added so
+    the leads have someone to go to.
+    """
+    import secrets as _secrets
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from tactica.api.app import create_app
+    from tactica.channels.local_peers import LocalSmsGateway
+    from tactica.config import Settings
+    from tactica.store.customer_table import customer_table, load_schema
+    from tactica.store.models import Contact, Lead, Order, Response, SalesRep
+
+    token = _secrets.token_urlsafe(24)
+    out = RepliesDemo()
+    with store.session() as s:
+        config = s.scalar(sa.select(ChannelConfig).where(ChannelConfig.name == DEMO_SMS))
+        if config is None:
+            raise NotFound(f"no channel {DEMO_SMS!r}: dispatch the demo run first")
+        config.settings = {**(config.settings or {}), "inbound_token": token}
+        for name, territory in DEMO_REPS:
+            if s.scalar(sa.select(SalesRep.id).where(SalesRep.username == name)) is None:
+                s.add(SalesRep(username=name, territory=territory, skills=[], capacity=200))
+        table = customer_table(load_schema(s))
+        texted = s.execute(
+            sa.select(Contact.customer_id, table.c.msisdn)
+            .join(table, table.c.id == Contact.customer_id)
+            .where(Contact.channel == "sms", Contact.status.in_(("sent", "delivered")))
+            .order_by(Contact.id.desc())
+            .limit(replies)
+        ).all()
+        s.commit()
+    if not texted:
+        return out
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(Settings(secret_key=secret), store)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        url = f"http://127.0.0.1:{port}/responses/inbound/{DEMO_SMS}"
+        with LocalSmsGateway(replies_url=url, replies_secret=token) as gateway:
+            items = [
+                (str(msisdn), DEMO_REPLIES[i % len(DEMO_REPLIES)], None)
+                for i, (_, msisdn) in enumerate(texted)
+            ]
+            got = gateway.replies(items)
+            got.raise_for_status()
+            out.sent = len(items)
+            out.taken = {k: int(v) for k, v in got.json().items()}
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    with store.session() as s:
+        rows = s.execute(
+            sa.select(Response.customer_id, Response.text, Response.outcome, Response.result)
+            .order_by(Response.id.desc())
+            .limit(len(DEMO_REPLIES))
+        ).all()
+        out.samples = [(c or "?", t, o, r) for c, t, o, r in reversed(rows)]
+        out.leads_by_rep = {
+            str(rep): int(n)
+            for rep, n in s.execute(
+                sa.select(Lead.rep, sa.func.count()).group_by(Lead.rep).order_by(Lead.rep)
+            )
+        }
+        out.order_total = Decimal(str(s.scalar(sa.select(sa.func.sum(Order.amount))) or 0))
+    return out

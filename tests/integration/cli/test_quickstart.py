@@ -42,10 +42,30 @@ def test_quickstart_builds_the_demo_and_is_repeatable(tactica: Tactica) -> None:
     assert "Banco Demo:" in first.out  # a Portuguese SMS from the demo's templates
     status = tactica("outbox", "status")
     assert status.code == 0 and "the outbox is empty" in status.out
+    # Texted customers answered in three languages, through the gateway and the API.
+    replies = re.search(
+        r"(\d+) replies: (\d+) orders \(worth [\d,.]+\), (\d+) leads for sales "
+        r"\(rosa \d+, tiago \d+\), (\d+) opt-outs .* and (\d+) to review",
+        " ".join(first.out.split()),
+    )
+    assert replies is not None, first.out
+    total, orders, leads, opt_outs, review = (int(g) for g in replies.groups())
+    assert total == 66 and orders + leads + opt_outs + review == total
+    assert min(orders, leads, opt_outs, review) > 0
+    for said in ("'退订'", "opt_out   → opt out", "'Расскажите подробнее'", "interest  → lead"):
+        assert said in first.out
+    queue = tactica("responses", "list", "--review")
+    assert queue.code == 0 and "who is this?" in queue.out
     again = tactica("quickstart")
     assert again.code == 0, again.err
     assert "41,188 rows, 0 new, 0 changed, 41,188 unchanged" in again.out
-    assert _segment_sizes(again.out) == sizes
+    # The same segments, less the customers whose reply opted them out of SMS.
+    now = _segment_sizes(again.out)
+    reachable = int(sizes.pop("reachable-by-sms").replace(",", ""))
+    assert int(now.pop("reachable-by-sms").replace(",", "")) == reachable - opt_outs
+    young = (int(d.pop("young-reachable").replace(",", "")) for d in (now, sizes))
+    assert next(young) <= next(young)
+    assert now == sizes
     # Run again at once: the policy stops everyone the first run just contacted.
     assert "autumn-offers: run 2 completed" in again.out
     assert "stopped by the contact policy" in again.out
