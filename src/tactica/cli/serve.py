@@ -16,8 +16,11 @@ def serve(
     dispatch: bool = typer.Option(
         True, help="Also run the dispatch workers (one per configured channel)"
     ),
+    sla: bool = typer.Option(
+        True, help="Also escalate leads past their SLA to the rep's manager, every minute"
+    ),
 ) -> None:
-    """Serve the API (OpenAPI documentation at /docs), and send what runs decide."""
+    """Serve the API (OpenAPI documentation at /docs), send what runs decide, watch lead SLAs."""
     import uvicorn
 
     from tactica.api.app import create_app
@@ -38,6 +41,11 @@ def serve(
         )
         worker.start()
         console.print("dispatch workers on (--no-dispatch to serve the API alone)")
+    if sla:
+        from tactica.services.scheduler import sla_timer
+
+        threading.Thread(target=sla_timer, args=(store, stop), daemon=True).start()
+        console.print("lead SLA timer on (--no-sla to leave escalation to tactica scheduler)")
     try:
         uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
     finally:

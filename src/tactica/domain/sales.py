@@ -6,9 +6,11 @@ legal and who is next.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from tactica.errors import Conflict, InvalidInput
@@ -85,6 +87,95 @@ class ActivityKind(StrEnum):
     MEETING = "meeting"
 
 
+#: Activities in which the rep spoke with the customer: the first one on a new lead
+#: makes it contacted (an e-mail sent is not an answer from anyone).
+SPEAKING: frozenset[ActivityKind] = frozenset(
+    {ActivityKind.CALL, ActivityKind.VISIT, ActivityKind.MEETING}
+)
+
+_REP_NAME = re.compile(r"^[A-Za-z0-9_.@-]{2,100}$")
+#: Most open leads one rep may be given; a guard against a typo of 50000 for 50.
+MAX_CAPACITY = 10_000
+MAX_SKILLS = 50
+
+
+def _choice(kind: type[StrEnum], value: str, what: str) -> str:
+    try:
+        return kind(value).value
+    except ValueError:
+        known = ", ".join(k.value for k in kind)
+        raise InvalidInput(f"unknown {what} {value!r}; {what}s are: {known}", where=what) from None
+
+
+def activity_kind(value: str) -> ActivityKind:
+    """``value`` as an activity kind, or :class:`InvalidInput` naming the kinds."""
+    return ActivityKind(_choice(ActivityKind, value, "kind"))
+
+
+def rep_role(value: str) -> RepRole:
+    """``value`` as a rep role, or :class:`InvalidInput` naming the roles."""
+    return RepRole(_choice(RepRole, value, "role"))
+
+
+def check_rep_name(value: str, where: str = "username") -> str:
+    """A rep's (or manager's) username: what a Tactica user name may be."""
+    if not _REP_NAME.match(value):
+        raise InvalidInput(f"2-100 letters, digits or _ . @ -, got {value!r}", where=where)
+    return value
+
+
+def check_capacity(value: int) -> int:
+    """How many open leads a rep may hold: 0 (takes no new leads) to :data:`MAX_CAPACITY`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CAPACITY:
+        raise InvalidInput(f"a whole number from 0 to {MAX_CAPACITY}, got {value!r}", "capacity")
+    return value
+
+
+def clean_skills(values: Iterable[str]) -> list[str]:
+    """Skills as stored: trimmed, blanks dropped, each once (first spelling kept)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for v in values:
+        s = v.strip()
+        if not s or s.casefold() in seen:
+            continue
+        if len(s) > 100:
+            raise InvalidInput(f"at most 100 characters each, got {s[:20]!r}...", "skills")
+        seen.add(s.casefold())
+        out.append(s)
+    if len(out) > MAX_SKILLS:
+        raise InvalidInput(f"at most {MAX_SKILLS} skills, got {len(out)}", "skills")
+    return out
+
+
+def check_move(
+    target: LeadStatus, *, reason: str | None, discount: object | None, offer: str | None
+) -> str | None:
+    """The lost reason for a move to ``target`` (stripped), refusing options that do not fit.
+
+    A lost lead needs a reason; a discount and an offer only go with ``won`` (they
+    are the order's).
+    """
+    if target is LeadStatus.LOST:
+        if reason is None or not reason.strip():
+            raise InvalidInput("a lost lead needs a reason (why the customer said no)", "reason")
+        return reason.strip()
+    if reason is not None and reason.strip():
+        raise InvalidInput(f"only a lost lead takes a reason, not a {target.value} one", "reason")
+    if target is not LeadStatus.WON:
+        for name, value in (("discount", discount), ("offer", offer)):
+            if value is not None:
+                raise InvalidInput(f"only a won lead books an order with a {name}", name)
+    return None
+
+
+def per(amount: Decimal | int, count: int) -> Decimal | None:
+    """``amount / count`` to four places, or None when ``count`` is 0 (no calls, no ratio)."""
+    if not count:
+        return None
+    return (Decimal(amount) / Decimal(count)).quantize(Decimal("0.0001"))
+
+
 @dataclass(frozen=True)
 class RepLoad:
     """A rep as assignment sees them: who, where, what they know, how busy."""
@@ -146,6 +237,19 @@ def choose_rep(
     if how is AssignmentStrategy.LOAD:
         return min(pool, key=lambda r: (r.open_leads / max(r.capacity, 1), *_rr_key(r)))
     return min(pool, key=_rr_key)
+
+
+def assignment_stamp(reps: Iterable[RepLoad], now: datetime) -> datetime:
+    """The ``last_assigned_at`` to record for an assignment made at ``now``.
+
+    Round robin takes the rep who waited longest, so two assignments must never get
+    the same stamp: with a batch of replies taken at one ``now``, ties would always
+    go to the same name. The stamp is ``now``, or just after the latest one given.
+    """
+    latest = max((r.last_assigned_at for r in reps if r.last_assigned_at), default=None)
+    if latest is not None and latest >= now:
+        return latest + timedelta(microseconds=1)
+    return now
 
 
 def sla_due(created: datetime, hours: int) -> datetime:

@@ -12,11 +12,14 @@ does not want five days of Monday mailings at once), and none older than
 
 A scheduled run whose process died is taken over by the next tick (see
 :mod:`tactica.services.runs`). A running program whose end date has passed is
-completed.
+completed. Each tick also runs the sales SLA timer: leads still new past their
+due time are escalated to their rep's manager.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +28,7 @@ import sqlalchemy as sa
 
 from tactica.domain.programs import ProgramStatus, Schedule, ScheduleKind
 from tactica.errors import TacticaError
-from tactica.services import audit
+from tactica.services import audit, sales
 from tactica.services.runs import RunResult, RunStatus, has_live_process, run_program
 from tactica.store.db import Store
 from tactica.store.models import Program, Run
@@ -36,15 +39,18 @@ CATCH_UP = timedelta(days=1)
 _MAX_STEPS = 10_000
 
 ACTOR = "scheduler"
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class TickReport:
-    """What one tick did: runs executed (or resumed), programs completed, errors."""
+    """What one tick did: runs executed (or resumed), programs completed, errors,
+    and leads escalated for missing their SLA."""
 
     runs: list[RunResult]
     completed: list[str]
     errors: list[str]
+    escalated: int = 0
 
 
 def _schedule(p: Program) -> Schedule | None:
@@ -157,4 +163,27 @@ def tick(
     for name in finished:
         _complete(store, name)
         report.completed.append(name)
+    try:
+        report.escalated = escalate_leads(store, now)
+    except Exception as e:  # the timer retries next tick; runs must not stop for it
+        report.errors.append(f"lead SLA: {type(e).__name__}: {e}")
     return report
+
+
+def escalate_leads(store: Store, now: datetime | None = None) -> int:
+    """Escalate the leads past their SLA in one transaction; returns how many."""
+    with store.session() as s:
+        done = sales.escalate_overdue(s, now or datetime.now(UTC))
+        s.commit()
+    return len(done)
+
+
+def sla_timer(store: Store, stop: threading.Event, every: float = 60.0) -> None:
+    """Escalate overdue leads every ``every`` seconds until ``stop`` is set (a thread's loop)."""
+    while True:
+        try:
+            escalate_leads(store)
+        except Exception:  # a database hiccup: try again next time
+            log.exception("lead SLA timer")
+        if stop.wait(every):
+            return
