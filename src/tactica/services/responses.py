@@ -57,6 +57,8 @@ KINDS = ("reply", "click", "call")
 OPT_OUT_SCOPES = ("channel", "all")
 _ANSWERED = ("sent", "delivered")
 _MAX_WINDOW = timedelta(days=366)
+#: How far a source's clock may be behind ours when it stamps a reply.
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -333,7 +335,9 @@ def _latest_contacts(
                 continue
             went = c.sent_at or c.decided_at
             days = windows.get((c.program, c.campaign), 14)
-            if went <= at <= went + timedelta(days=days):
+            # Gateways stamp replies to the second, with their own clock: a reply may
+            # look a little older than the message it answers.
+            if went - CLOCK_SKEW <= at <= went + timedelta(days=days):
                 key = (went, c.id, c)
                 if best is None or key[:2] > best[:2]:
                     best = key
