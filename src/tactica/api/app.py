@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         auth,
         channels,
         customers,
+        links,
         lists,
         offers,
         outbox,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         receipts,
         outbox,
         responses,
+        links,
     ):
         app.include_router(module.router)
     return app

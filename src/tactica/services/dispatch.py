@@ -56,6 +56,7 @@ from tactica.domain.templates import (
 from tactica.domain.templates import MessageTemplate as TemplateDef
 from tactica.errors import NotFound
 from tactica.failpoints import failpoint
+from tactica.services.links import link_maker, reply_address
 from tactica.services.unsubscribe import unsubscribe_headers, unsubscribe_url
 from tactica.store.customer_table import customer_table, load_schema
 from tactica.store.db import Store
@@ -385,6 +386,12 @@ class ChannelWorker:
                 self.options.secret, self.options.public_url, row.customer_id, "email"
             )
             headers = unsubscribe_headers(unsubscribe)
+            reply_to = (config.settings or {}).get("reply_to")
+            if reply_to:  # replies come back to the contact's own address (services.links)
+                try:
+                    headers["Reply-To"] = reply_address(self.options.secret, str(reply_to), row.id)
+                except ValueError as e:
+                    return f"channel {config.name!r}: {e}"
         metadata = {
             "customer_id": str(row.customer_id),
             "campaign": str(row.campaign),
@@ -408,7 +415,10 @@ class ChannelWorker:
         try:
             if compiled is None:
                 compiled = self._templates[ident] = compile_template(chosen)
-            rendered = compiled.render(customer, offer_fields, str(row.campaign), unsubscribe)
+            track = link_maker(self.options.secret, self.options.public_url, row.id, config.channel)
+            rendered = compiled.render(
+                customer, offer_fields, str(row.campaign), unsubscribe, track
+            )
         except TemplateRenderError as e:
             return str(e)
         return OutboundMessage(

@@ -1,0 +1,181 @@
+"""Signed ways back to a contact: tracked links, reply addresses, and what comes back.
+
+Both name one contact, signed with the workspace's secret key
+(:attr:`tactica.config.Settings.secret`), so nobody can make one for another contact
+and changing the key invalidates every one sent:
+
+- a **tracked link** ``{public_url}/r/{token}`` carries the contact, its channel and the
+  address to go to. Following it redirects there, every time; the first time, the click
+  is taken as a response of the contact (kind ``click``), so each contact's click
+  counts once however often it is followed;
+- a **reply address** ``replies+{token}@example.com`` (the e-mail channel's
+  ``reply_to`` setting, with the contact's token after a '+') is the ``Reply-To`` of
+  every e-mail; a reply sent to it is the contact's reply. The token is short and in
+  lower case, because mail systems may change the case of an address.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from tactica.domain.schema import CHANNELS
+from tactica.errors import InvalidInput
+from tactica.services.responses import Inbound, take_responses
+from tactica.store.db import Store
+
+log = logging.getLogger(__name__)
+
+#: The source a tracked link's clicks are stored under.
+CLICK_SOURCE = "link"
+#: Where tracked links point: ``{public_url}{LINK_PATH}{token}``.
+LINK_PATH = "/r/"
+
+_LINK_SALT = "tracked-link"
+_REPLY_PURPOSE = b"tactica reply address\x00"
+# 64 bits of HMAC: a forger would have to send billions of e-mails to hit one.
+_REPLY_MAC_CHARS = 16
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+# --------------------------------------------------------------------------- tracked links
+
+
+@dataclass(frozen=True)
+class TrackedLink:
+    """What a tracked link's token says: the contact, its channel, where to go."""
+
+    contact_id: int
+    channel: str
+    url: str
+
+
+def _links(secret: str) -> URLSafeSerializer:
+    # The salt keeps these signatures apart from unsubscribe links signed with the key.
+    return URLSafeSerializer(secret, salt=_LINK_SALT)
+
+
+def link_token(secret: str, contact_id: int, channel: str, url: str) -> str:
+    """The signed token naming ``contact_id`` (on ``channel``) and ``url``."""
+    return str(_links(secret).dumps([contact_id, channel, url]))
+
+
+def tracked_url(secret: str, base_url: str, contact_id: int, channel: str, url: str) -> str:
+    """The tracked link to ``url`` for one contact: ``{base_url}/r/{token}``."""
+    return f"{base_url.rstrip('/')}{LINK_PATH}{link_token(secret, contact_id, channel, url)}"
+
+
+def link_maker(secret: str, base_url: str, contact_id: int, channel: str) -> Callable[[str], str]:
+    """What a template's ``track(url)`` calls for one contact's message."""
+
+    def make(url: str) -> str:
+        return tracked_url(secret, base_url, contact_id, channel, url)
+
+    return make
+
+
+def read_link(token: str, *, secret: str) -> TrackedLink:
+    """What a token names; InvalidInput when it is not a link we made."""
+    bad = InvalidInput("this link is not valid (it may have been cut or changed)")
+    try:
+        data = _links(secret).loads(token)
+    except BadSignature:
+        raise bad from None
+    if not (isinstance(data, list) and len(data) == 3):
+        raise bad
+    contact_id, channel, url = data
+    if not (isinstance(contact_id, int) and channel in CHANNELS and isinstance(url, str)):
+        raise bad
+    if not url.startswith(("http://", "https://")):
+        raise bad
+    return TrackedLink(contact_id, str(channel), url)
+
+
+def follow_link(store: Store, token: str, *, secret: str, now: datetime | None = None) -> str:
+    """Where a tracked link goes; the contact's first click is taken as a response.
+
+    InvalidInput (and nothing stored) for a token we did not make. Failing to store
+    the click does not stop the redirect: the customer asked for the page, and is
+    sent there; the failure is logged.
+    """
+    link = read_link(token, secret=secret)
+    click = Inbound(
+        # One id per contact: following it again is a duplicate, not a second click.
+        message_id=f"click-{link.contact_id}",
+        channel=link.channel,
+        text=link.url,
+        contact_id=link.contact_id,
+        kind="click",
+        received_at=now,
+        data={"url": link.url},
+    )
+    try:
+        take_responses(store, CLICK_SOURCE, [click], actor=CLICK_SOURCE, now=now)
+    except Exception:
+        log.exception("tracked link of contact %s: the click was not stored", link.contact_id)
+    return link.url
+
+
+# --------------------------------------------------------------------------- reply addresses
+
+
+def _base36(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _BASE36[r] + out
+        if n == 0:
+            return out
+
+
+def _reply_mac(secret: str, contact: str) -> str:
+    digest = hmac.new(secret.encode("utf-8"), _REPLY_PURPOSE + contact.encode(), hashlib.sha256)
+    return digest.hexdigest()[:_REPLY_MAC_CHARS]
+
+
+def reply_token(secret: str, contact_id: int) -> str:
+    """The short signed token of a contact, for a reply address: ``<id in base 36>-<mac>``."""
+    if contact_id < 0:
+        raise ValueError("a contact id is not negative")
+    contact = _base36(contact_id)
+    return f"{contact}-{_reply_mac(secret, contact)}"
+
+
+def contact_of_reply_token(token: str, *, secret: str) -> int | None:
+    """The contact a reply token names, or None when it is not one we made."""
+    contact, _, mac = token.strip().lower().partition("-")
+    if not contact or len(contact) > 13 or any(c not in _BASE36 for c in contact):
+        return None
+    if not hmac.compare_digest(mac, _reply_mac(secret, contact)):
+        return None
+    return int(contact, 36)
+
+
+def reply_address(secret: str, reply_to: str, contact_id: int) -> str:
+    """``reply_to`` (``replies@example.com``, or with a name) with the contact's token.
+
+    ``replies@example.com`` becomes ``replies+<token>@example.com``; a display name is
+    kept.
+    """
+    name, addr = email.utils.parseaddr(reply_to)
+    local, at, domain = addr.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError(f"reply_to: {reply_to!r} is not an e-mail address")
+    tagged = f"{local}+{reply_token(secret, contact_id)}@{domain}"
+    return email.utils.formataddr((name, tagged)) if name else tagged
+
+
+def contact_of_address(address: str, *, secret: str) -> int | None:
+    """The contact an address's '+token' names (``replies+<token>@...``), or None."""
+    _, addr = email.utils.parseaddr(address)
+    local = addr.rpartition("@")[0]
+    if "+" not in local:
+        return None
+    return contact_of_reply_token(local.rpartition("+")[2], secret=secret)

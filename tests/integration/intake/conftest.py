@@ -1,0 +1,90 @@
+"""A run whose e-mails went out through a real local SMTP server, and the app to click in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tactica.api.app import create_app
+from tactica.channels.local_peers import LocalSmtpSink
+from tactica.config import Settings
+from tactica.services.dispatch import ChannelWorker, WorkerOptions
+from tactica.store.db import Store
+from tactica.store.models import Contact, MessageTemplate, Response
+from tests.integration.dispatch.conftest import Clock, add_channel, outbox_store
+
+SECRET = "s3cret"
+PUBLIC_URL = "https://mkt.example.com"
+OPTIONS = WorkerOptions(batch_size=100, secret=SECRET, public_url=PUBLIC_URL)
+EMAIL_BODY = (
+    "Dear {{ customer.id }},\n\n"
+    'See your {{ offer.name }}: {{ track("https://shop.example/gold?from=mail") }}\n\n'
+    "Reply YES to take it.\n"
+    "Unsubscribe: {{ unsubscribe_url }}\n"
+)
+
+
+def send_emails(store: Store, smtp: LocalSmtpSink, **settings: str) -> Store:
+    """The dispatch run's e-mails, with a tracked link, sent to ``smtp`` (extra settings)."""
+    outbox_store(store)
+    with store.session() as s:
+        s.execute(
+            sa.update(MessageTemplate)
+            .where(MessageTemplate.channel == "email")
+            .values(body=EMAIL_BODY)
+        )
+        s.commit()
+    add_channel(
+        store,
+        "mail",
+        "smtp",
+        "email",
+        settings={
+            "host": smtp.host,
+            "port": smtp.port,
+            "sender": "offers@bank.example",
+            **settings,
+        },
+    )
+    worker = ChannelWorker(store, "mail", OPTIONS, clock=Clock())
+    try:
+        assert worker.step().sent == 16
+    finally:
+        worker.close()
+    return store
+
+
+@pytest.fixture
+def smtp() -> Iterator[LocalSmtpSink]:
+    with LocalSmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def client(store: Store) -> Iterator[TestClient]:
+    """The API over ``store``, signing with the key dispatch used."""
+    app = create_app(Settings(secret_key=SECRET, public_url=PUBLIC_URL), store)
+    with TestClient(app) as c:
+        yield c
+
+
+def responses(store: Store) -> list[Response]:
+    """Every stored response, oldest first."""
+    with store.session() as s:
+        rows = list(s.scalars(sa.select(Response).order_by(Response.id)))
+        s.expunge_all()
+        return rows
+
+
+def contact_to(store: Store, customer_id: str, channel: str = "email") -> Contact:
+    """The customer's contact on ``channel``."""
+    with store.session() as s:
+        c = s.scalar(
+            sa.select(Contact).where(Contact.customer_id == customer_id, Contact.channel == channel)
+        )
+        assert c is not None
+        s.expunge(c)
+        return c

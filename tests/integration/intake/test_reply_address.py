@@ -1,0 +1,23 @@
+"""E-mails carry a Reply-To that names their contact when the channel has a reply_to."""
+
+from __future__ import annotations
+
+from tactica.channels.local_peers import LocalSmtpSink
+from tactica.services import links
+from tactica.store.db import Store
+from tests.integration.intake.conftest import SECRET, contact_to, send_emails
+
+
+def test_each_email_replies_to_its_own_contacts_address(store: Store, smtp: LocalSmtpSink) -> None:
+    send_emails(store, smtp, reply_to="Bank <replies@bank.example>")
+    for mail in smtp.messages:
+        customer = str(mail["To"]).split("@")[0]
+        contact = contact_to(store, customer)
+        reply_to = str(mail["Reply-To"])
+        assert reply_to.startswith("Bank <replies+") and reply_to.endswith("@bank.example>")
+        assert links.contact_of_address(reply_to, secret=SECRET) == contact.id
+
+
+def test_without_reply_to_there_is_no_reply_to_header(store: Store, smtp: LocalSmtpSink) -> None:
+    send_emails(store, smtp)
+    assert all(m["Reply-To"] is None for m in smtp.messages)
