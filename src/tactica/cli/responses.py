@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 import typer
 
-from tactica.cli._common import console, fail
-from tactica.domain.replies import DEFAULT_RULES, classify
+from tactica.cli._common import console, fail, open_store
+from tactica.domain.replies import DEFAULT_RULES, ReplyRule, classify
+from tactica.services.reply_rules import active_rules
 
 app = typer.Typer(help="Responses: test how replies are classified.", no_args_is_help=True)
 
@@ -17,10 +19,12 @@ def classify_text(
         None, "--lang", help="Its language (en, zh, ru); detected from the text when left out."
     ),
 ) -> None:
-    """Classify one reply: the outcome, the language, the rule that fired, the confidence."""
-    if lang is not None and lang not in {r.language for r in DEFAULT_RULES if r.language}:
-        fail(f"--lang: no rules for {lang!r}; languages with rules: en, ru, zh", 2)
-    got = classify(text, DEFAULT_RULES, language=lang)
+    """Classify one reply with the workspace's rules: outcome, language, rule, confidence."""
+    rules = _workspace_rules()
+    languages = sorted({r.language for r in rules if r.language})
+    if lang is not None and lang not in languages:
+        fail(f"--lang: no rules for {lang!r}; languages with rules: {', '.join(languages)}", 2)
+    got = classify(text, rules, language=lang)
     console.print(
         f"outcome: [bold]{got.outcome.value}[/]\n"
         f"language: {got.language}{'' if lang else ' (detected)'}\n"
@@ -28,3 +32,15 @@ def classify_text(
         f"confidence: {got.confidence:.1f}",
         highlight=False,
     )
+
+
+def _workspace_rules() -> list[ReplyRule]:
+    """The rules replies are read with here; the built-in ones before the database exists."""
+    store = open_store()
+    try:
+        if "reply_rules" not in sa.inspect(store.engine).get_table_names():
+            return list(DEFAULT_RULES)
+        with store.session() as s:
+            return active_rules(s)
+    finally:
+        store.dispose()

@@ -43,7 +43,10 @@ def test_the_review_queue_and_a_correction_remembered_as_a_rule(
 def test_rules_are_added_switched_and_removed_with_clear_errors(tactica: Tactica) -> None:
     added = tactica("responses", "rules", "add", "opt_out", "leave me be", "--lang", "en")
     assert added.code == 0 and "en-opt_out-leave-me-be" in added.out
+    tried = tactica("responses", "classify", "Leave me be!")
+    assert "outcome: opt_out" in tried.out and "rule: en-opt_out-leave-me-be" in tried.out
     assert tactica("responses", "rules", "disable", "en-opt_out-leave-me-be").code == 0
+    assert "outcome: other" in tactica("responses", "classify", "Leave me be!").out
     listed = tactica("responses", "rules", "list", "--active")
     assert "en-opt_out-leave-me-be" not in listed.out and "any-stop" in listed.out
     bad = tactica("responses", "rules", "add", "order", "(", "--pattern", "--name", "p1")
