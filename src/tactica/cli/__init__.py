@@ -31,6 +31,7 @@ def _register() -> None:
         response_queue,
         responses,
         runs,
+        sales,
         segments,
         serve,
         templates,
@@ -59,6 +60,10 @@ def _register() -> None:
     app.add_typer(dispatch.outbox_app, name="outbox")
     response_queue.register(responses.app)
     app.add_typer(responses.app, name="responses")
+    app.add_typer(sales.reps_app, name="reps")
+    app.add_typer(sales.leads_app, name="leads")
+    app.add_typer(sales.sales_app, name="sales")
+    app.add_typer(sales.orders_app, name="orders")
     app.command("quickstart")(quickstart)
 
 
