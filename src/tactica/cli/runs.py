@@ -125,12 +125,32 @@ def show(run_id: int = typer.Argument(..., help="The run's number.")) -> None:
         rows = runs.run_funnel(s, r.id)
         console.print(funnel_table(rows, f"run {r.id}"))
         sent = runs.delivery(s, r.id)
+        came_back = runs.responses_of(s, r.id)
     if any(sent.values()):
         statuses = ("queued", "sent", "delivered", "failed")
         t = Table("campaign", *statuses, title="where the contacts are now", title_justify="left")
         for f in rows:
             now = sent.get(f.campaign, {})
             t.add_row(f.campaign, *(_n(now.get(st, 0)) for st in statuses))
+        console.print(t)
+    if came_back:
+        results = ("order", "order_pending", "lead", "opt_out", "review", "unattributed")
+        t = Table(
+            "campaign",
+            "responses",
+            *(x.replace("_", " ") for x in results),
+            "revenue",
+            title="what came back",
+            title_justify="left",
+        )
+        for f in rows:
+            got = came_back.get(f.campaign, {})
+            t.add_row(
+                f.campaign,
+                _n(got.get("responses", 0)),
+                *(_n(got.get(x, 0)) for x in results),
+                got.get("revenue", "0"),
+            )
         console.print(t)
 
 

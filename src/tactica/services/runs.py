@@ -478,9 +478,40 @@ def delivery(session: Session, run_id: int) -> dict[str, dict[str, int]]:
     return out
 
 
+def responses_of(session: Session, run_id: int) -> dict[str, dict[str, Any]]:
+    """What came back for the run's contacts, per campaign.
+
+    ``responses`` in all, then how many became each result (``order``, ``lead``,
+    ``opt_out``, ``review``...), and ``revenue``: the booked orders' amount.
+    """
+    from tactica.store.models import Order, Response
+
+    out: dict[str, dict[str, Any]] = {}
+    rows = session.execute(
+        sa.select(Contact.campaign, Response.result, sa.func.count())
+        .join(Contact, Contact.id == Response.contact_id)
+        .where(Contact.run_id == run_id)
+        .group_by(Contact.campaign, Response.result)
+    ).all()
+    for campaign, result, n in rows:
+        got = out.setdefault(campaign, {"responses": 0, "revenue": "0"})
+        got["responses"] += int(n)
+        got[result] = int(n)
+    for campaign, amount in session.execute(
+        sa.select(Contact.campaign, sa.func.sum(Order.amount))
+        .join(Contact, Contact.id == Order.contact_id)
+        .where(Contact.run_id == run_id, Order.status == "booked")
+        .group_by(Contact.campaign)
+    ):
+        got = out.setdefault(campaign, {"responses": 0})
+        got["revenue"] = format(Decimal(str(amount or 0)).quantize(Decimal("0.01")), "f")
+    return out
+
+
 def run_view(session: Session, run: Run) -> dict[str, Any]:
     """A run as the API and ``tactica runs show`` present it."""
     now = delivery(session, run.id)
+    came_back = responses_of(session, run.id)
     return {
         "id": run.id,
         "program": run.program,
@@ -510,6 +541,7 @@ def run_view(session: Session, run: Run) -> dict[str, Any]:
                 "contacts": f.contacts,
                 "cost": format(f.cost, "f"),
                 "delivery": now.get(f.campaign, {}),
+                "responses": came_back.get(f.campaign, {}),
             }
             for f in run_funnel(session, run.id)
         ],

@@ -190,3 +190,23 @@ def test_a_discount_beyond_the_offer_waits_for_approval(ran: Store) -> None:
         orders.decide_order(s, order.id, approve=True, actor="mia", role="marketer")
         s.commit()
         assert order.status == "booked" and order.decided_by == "mia"
+
+
+def test_the_run_shows_what_came_back_per_campaign(ran: Store) -> None:
+    take_responses(
+        ran,
+        "gw",
+        [sms("m1", 1, "YES"), sms("m2", 2, "STOP"), sms("m3", 3, "tell me more")],
+        now=NOW,
+    )
+    with ran.session() as s:
+        view = runs.run_view(s, runs.get_run(s, 1))
+    by_campaign = {c["campaign"]: c["responses"] for c in view["campaigns"]}
+    assert by_campaign["gold-sms"] == {
+        "responses": 3,
+        "order": 1,
+        "opt_out": 1,
+        "lead": 1,
+        "revenue": "120.00",
+    }
+    assert by_campaign["gold-email"] == {}
