@@ -134,7 +134,7 @@ def show(run_id: int = typer.Argument(..., help="The run's number.")) -> None:
             t.add_row(f.campaign, *(_n(now.get(st, 0)) for st in statuses))
         console.print(t)
     if came_back:
-        results = ("order", "order_pending", "lead", "opt_out", "review", "unattributed")
+        results = ("order", "order_pending", "lead", "opt_out", "review")
         t = Table(
             "campaign",
             "responses",
