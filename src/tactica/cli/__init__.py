@@ -30,6 +30,7 @@ def _register() -> None:
         programs,
         response_queue,
         responses,
+        responses_intake,
         runs,
         sales,
         segments,
@@ -59,6 +60,7 @@ def _register() -> None:
     app.command("dispatch")(dispatch.dispatch)
     app.add_typer(dispatch.outbox_app, name="outbox")
     response_queue.register(responses.app)
+    responses_intake.register(responses.app)
     app.add_typer(responses.app, name="responses")
     app.add_typer(sales.reps_app, name="reps")
     app.add_typer(sales.leads_app, name="leads")

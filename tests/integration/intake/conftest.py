@@ -1,20 +1,29 @@
-"""A run whose e-mails went out through a real local SMTP server, and the app to click in."""
+"""Runs whose messages went out through real peers (a local SMTP server, a call-centre
+folder), and the app to click in."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from fastapi.testclient import TestClient
 
 from tactica.api.app import create_app
+from tactica.channels.call_centre import read_call_list
 from tactica.channels.local_peers import LocalSmtpSink
 from tactica.config import Settings
+from tactica.domain.schema import FieldDef, FieldKind, FieldType
+from tactica.services import as_code, runs
 from tactica.services.dispatch import ChannelWorker, WorkerOptions
+from tactica.store.customer_table import add_fields
 from tactica.store.db import Store
 from tactica.store.models import Contact, MessageTemplate, Response
 from tests.integration.dispatch.conftest import Clock, add_channel, outbox_store
+from tests.integration.responses.conftest import SENT, ran_store
 
 SECRET = "s3cret"
 PUBLIC_URL = "https://mkt.example.com"
@@ -88,3 +97,47 @@ def contact_to(store: Store, customer_id: str, channel: str = "email") -> Contac
         assert c is not None
         s.expunge(c)
         return c
+
+
+CALLS_PROGRAM = """\
+kind: Program
+name: calls
+owner: ana
+policy: one-a-run
+campaigns:
+  - name: gold-call
+    offers: [GOLD]
+    channels: [phone]
+"""
+
+
+def called_store(
+    store: Store, folder: Path, timezone: str = "Europe/Lisbon"
+) -> list[dict[str, str]]:
+    """The responses' run, then a call-centre campaign whose list the 'lisbon' centre got.
+
+    Returns the call list's rows (contact_id, customer_id, phone, campaign, offer, script).
+    """
+    ran_store(store)
+    with store.session() as s:
+        as_code.apply_documents(s, list(yaml.safe_load_all(CALLS_PROGRAM)), source="t", actor="t")
+        add_fields(s, [FieldDef("phone", FieldType.TEXT, FieldKind.CONTACT_POINT, "phone")])
+        s.execute(sa.text("UPDATE customers SET phone = msisdn, consent_phone = true"))
+        s.commit()
+    done = runs.run_program(store, "calls", actor="ana", now=SENT)
+    assert done is not None and done.status == "completed"
+    add_channel(
+        store,
+        "lisbon",
+        "call_centre",
+        "phone",
+        settings={"folder": str(folder), "script": "Offer the Gold card"},
+        timezone=timezone,
+    )
+    clock = Clock(SENT + timedelta(minutes=5))
+    worker = ChannelWorker(store, "lisbon", WorkerOptions(batch_size=100), clock=clock)
+    try:
+        assert worker.step().sent == 20
+    finally:
+        worker.close()
+    return read_call_list(folder / f"lisbon-{clock.now:%Y-%m-%d}.csv")
