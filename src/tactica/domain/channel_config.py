@@ -7,7 +7,8 @@ retry policy. Each *kind* of adapter serves one contact channel:
 =============  ===========  ====================================================================
 kind           channel      settings (required; *optional*)
 =============  ===========  ====================================================================
-``smtp``       email        host, port, sender; *username, password, starttls*
+``smtp``       email        host, port, sender; *username, password, starttls, reply_to,*
+                            *inbound_token*
 ``sms_http``   sms          url, api_key; *sender, batch_size, receipts_token, inbound_token*
 ``webhook``    webhook      url, secret; *inbound_token*
 ``call_centre`` phone       folder (where the daily CSV files go); *script*
@@ -56,7 +57,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "call_centre": ("folder",),
 }
 _OPTIONAL: dict[str, tuple[str, ...]] = {
-    "smtp": ("username", "password", "starttls"),
+    "smtp": ("username", "password", "starttls", "reply_to", "inbound_token"),
     "sms_http": ("sender", "batch_size", "receipts_token", "inbound_token"),
     "webhook": ("inbound_token",),
     "call_centre": ("script",),

@@ -122,7 +122,7 @@ def test_every_problem_is_named(store: Store) -> None:
         "channel 'mail': has problems:\n"
         "- settings.port: a whole number from 1 to 65535, got 70000\n"
         "- settings.tls: unknown setting for kind smtp; its settings are: "
-        "host, port, sender, username, password, starttls\n"
+        "host, port, sender, username, password, starttls, reply_to, inbound_token\n"
         "- quiet_start: a time of day like 21:00 (HH:MM, 00:00-23:59), got '25:00'\n"
         "- max_attempts: a whole number from 1 to 1000, got 0"
     )

@@ -61,7 +61,7 @@ def test_settings_required_unknown_and_typed() -> None:
         "settings.port: a whole number from 1 to 65535, got '587'",
         "settings.starttls: true or false, got 'yes'",
         "settings.colour: unknown setting for kind smtp; its settings are: "
-        "host, port, sender, username, password, starttls",
+        "host, port, sender, username, password, starttls, reply_to, inbound_token",
     ]
     assert _spec("smtp", settings={**GOOD_SETTINGS["smtp"], "sender": "offers"}).problems() == [
         "settings.sender: an e-mail address such as offers@example.com, got 'offers'"
