@@ -19,14 +19,18 @@ transaction per batch:
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -140,7 +144,17 @@ def take_responses(
         check_inbound(item, f"responses[{i}]")
     for attempt in (1, 2):
         try:
-            with store.session() as s:
+            with _one_writer(store), store.session() as s:
+                if store.dialect == "sqlite":
+                    # Write first: the transaction holds SQLite's write lock from its
+                    # start (waiting for it, up to the busy timeout, while another
+                    # process writes), so no other writer can commit between its reads
+                    # and its writes, which SQLite would refuse ("database is locked").
+                    s.execute(
+                        sa.delete(Response)
+                        .where(sa.false())
+                        .execution_options(synchronize_session=False)
+                    )
                 taken = take_in(s, source, items, actor=actor, scope=opt_out_scope, now=now)
                 s.commit()
                 return taken
@@ -149,6 +163,24 @@ def take_responses(
                 raise
             log.info("responses from %s raced another taker; retrying once", source)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: Per SQLite database, the lock its takers in this process write under, one at a time.
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+@contextmanager
+def _one_writer(store: Store) -> Iterator[None]:
+    """On SQLite, one taker at a time in this process (the others wait their turn here,
+    rather than in SQLite's busy handler, which polls); elsewhere, no wait."""
+    if store.dialect != "sqlite":
+        yield
+        return
+    with _writers_lock:
+        lock = _sqlite_writers.setdefault(store.engine, threading.Lock())
+    with lock:
+        yield
 
 
 def take_in(
