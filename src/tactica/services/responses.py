@@ -18,16 +18,17 @@ transaction per batch:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -35,19 +36,37 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tactica.domain.lists import ALL_CHANNELS, ListKind
-from tactica.domain.replies import Classification, ReplyOutcome, classify, sender_variants
+from tactica.domain.replies import (
+    Classification,
+    ReplyOutcome,
+    classify,
+    sender_variants,
+)
+from tactica.domain.sales import (
+    AssignmentStrategy,
+    LeadStatus,
+    assignment_stamp,
+    choose_rep,
+    sla_due,
+)
 from tactica.errors import Conflict, InvalidInput, NotFound
 from tactica.services import audit, orders, sales
 from tactica.services.reply_rules import active_rules
-from tactica.store.customer_table import customer_table, load_schema
+from tactica.store.customer_table import load_schema
 from tactica.store.db import Store
 from tactica.store.models import (
+    AuditEntry,
     Campaign,
     Contact,
+    Lead,
+    Offer,
+    Order,
     Program,
     Response,
+    SalesRep,
     SpecialList,
     SpecialListEntry,
+    UtcDateTime,
 )
 
 log = logging.getLogger(__name__)
@@ -61,6 +80,13 @@ KINDS = ("reply", "click", "call")
 OPT_OUT_SCOPES = ("channel", "all")
 _ANSWERED = ("sent", "delivered")
 _MAX_WINDOW = timedelta(days=366)
+# The tables written in bulk, as Core tables.
+_RESPONSES = cast(sa.Table, Response.__table__)
+_ENTRIES = cast(sa.Table, SpecialListEntry.__table__)
+_AUDIT = cast(sa.Table, AuditEntry.__table__)
+_ORDERS = cast(sa.Table, Order.__table__)
+_LEADS = cast(sa.Table, Lead.__table__)
+_REPS = cast(sa.Table, SalesRep.__table__)
 #: How far a source's clock may be behind ours when it stamps a reply.
 CLOCK_SKEW = timedelta(minutes=2)
 
@@ -150,11 +176,7 @@ def take_responses(
                     # start (waiting for it, up to the busy timeout, while another
                     # process writes), so no other writer can commit between its reads
                     # and its writes, which SQLite would refuse ("database is locked").
-                    s.execute(
-                        sa.delete(Response)
-                        .where(sa.false())
-                        .execution_options(synchronize_session=False)
-                    )
+                    s.execute(sa.delete(_RESPONSES).where(sa.false()))
                 taken = take_in(s, source, items, actor=actor, scope=opt_out_scope, now=now)
                 s.commit()
                 return taken
@@ -192,7 +214,12 @@ def take_in(
     scope: str = "channel",
     now: datetime | None = None,
 ) -> Taken:
-    """:func:`take_responses` inside the caller's transaction (the caller commits)."""
+    """:func:`take_responses` inside the caller's transaction (the caller commits).
+
+    Set-based: a batch costs a fixed number of statements whatever its size (each
+    lookup reads every item's rows at once, each kind of row is written in one
+    statement), with what each response leads to decided in memory first.
+    """
     now = now or datetime.now(UTC)
     taken = Taken()
     fresh = _not_yet_taken(s, source, items)
@@ -201,42 +228,28 @@ def take_in(
         return taken
     attributed = _attribute(s, fresh, now)
     rules = active_rules(s) if any(i.outcome is None and i.kind == "reply" for i in fresh) else []
-    rows: list[tuple[Inbound, Response, Contact | None]] = []
-    for item in fresh:
-        contact, customer_id, by = attributed[item.message_id]
-        verdict = _understand(item, rules)
-        row = Response(
-            source=source,
-            message_id=item.message_id,
-            channel=item.channel,
-            kind=item.kind,
-            received_at=item.received_at or now,
-            sender=item.sender,
-            text=item.text,
-            customer_id=customer_id,
-            contact_id=contact.id if contact else None,
-            program=contact.program if contact else None,
-            campaign=contact.campaign if contact else None,
-            offer=contact.offer if contact else None,
-            attributed_by=by,
-            language=verdict.language,
-            outcome=verdict.outcome.value,
-            rule=verdict.rule,
-            confidence=verdict.confidence,
-            result="",
-            data=dict(item.data),
-        )
-        s.add(row)
-        rows.append((item, row, contact))
-    s.flush()
-    opt_outs = [(item, row) for item, row, _ in rows if row.outcome == ReplyOutcome.OPT_OUT]
-    _opt_out(s, opt_outs, scope=scope, actor=actor, now=now)
-    for item, row, contact in rows:
-        _act(s, item, row, contact, actor=actor, now=now)
-        taken.ids.append(row.id)
-        _count(taken, row.result)
-    taken.accepted = len(rows)
-    s.flush()
+    plans = [_plan(item, *attributed[item.message_id], _understand(item, rules)) for item in fresh]
+    orders_of = _price_orders(s, [p for p in plans if p.action == "order"])
+    for p in plans:
+        if p.action == "order":
+            booked = orders_of[p.item.message_id]["status"] == orders.BOOKED
+            p.result = "order" if booked else "order_pending"
+    ids = _insert_responses(s, source, plans, now)
+    for p, rid in zip(plans, ids, strict=True):
+        p.response_id = rid
+    _opt_out(
+        s,
+        [_opt_out_of(p, source) for p in plans if p.action == "opt_out"],
+        scope=scope,
+        actor=actor,
+        now=now,
+    )
+    _book_orders(s, plans, orders_of, actor=actor)
+    _open_leads(s, [p for p in plans if p.action == "lead"], now=now)
+    for p in plans:
+        _count(taken, p.result)
+    taken.ids = ids
+    taken.accepted = len(plans)
     return taken
 
 
@@ -278,18 +291,47 @@ def _not_yet_taken(s: Session, source: str, items: Sequence[Inbound]) -> list[In
 # ------------------------------------------------------------------ attribution
 
 
+class _Sent(NamedTuple):
+    """A contact as attribution needs it."""
+
+    id: int
+    customer_id: str
+    channel: str
+    program: str
+    campaign: str
+    offer: str | None
+    sent_at: datetime | None
+    decided_at: datetime
+
+
+_SENT_COLUMNS = (
+    Contact.id,
+    Contact.customer_id,
+    Contact.channel,
+    Contact.program,
+    Contact.campaign,
+    Contact.offer,
+    Contact.sent_at,
+    Contact.decided_at,
+)
+
+
 def _attribute(
     s: Session, items: Sequence[Inbound], now: datetime
-) -> dict[str, tuple[Contact | None, str | None, str]]:
+) -> dict[str, tuple[_Sent | None, str | None, str]]:
     """Per message id: the contact answered, the customer, and how it was found."""
     named = {i.contact_id for i in items if i.contact_id is not None}
-    contacts: dict[int, Contact] = {}
+    contacts: dict[int, _Sent] = {}
     if named:
         contacts = {
-            c.id: c for c in s.scalars(sa.select(Contact).where(Contact.id.in_(sorted(named))))
+            c.id: c
+            for c in map(
+                _Sent._make,
+                s.execute(sa.select(*_SENT_COLUMNS).where(Contact.id.in_(sorted(named)))),
+            )
         }
     customers = _customers_by_sender(s, [i for i in items if i.customer_id is None])
-    out: dict[str, tuple[Contact | None, str | None, str]] = {}
+    out: dict[str, tuple[_Sent | None, str | None, str]] = {}
     wanted: list[tuple[Inbound, str]] = []
     for item in items:
         c = contacts.get(item.contact_id) if item.contact_id is not None else None
@@ -318,7 +360,6 @@ def _customers_by_sender(s: Session, items: Sequence[Inbound]) -> dict[tuple[str
     if not by_channel:
         return {}
     schema = load_schema(s)
-    table = customer_table(schema)
     out: dict[tuple[str, str], str] = {}
     for channel, senders in by_channel.items():
         point = schema.contact_point("sms" if channel == "phone" else channel)
@@ -328,6 +369,9 @@ def _customers_by_sender(s: Session, items: Sequence[Inbound]) -> dict[tuple[str
         for sender in senders:
             for v in sender_variants(channel, sender):
                 variants.setdefault(v, sender)
+        # Two columns of the customer table are all this needs (a table of every
+        # declared field would be a new statement to compile for each batch).
+        table = _addresses(point.name)
         col = table.c[point.name]
         keys = list(variants)
         for k in range(0, len(keys), 500):
@@ -338,35 +382,48 @@ def _customers_by_sender(s: Session, items: Sequence[Inbound]) -> dict[tuple[str
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _addresses(column: str) -> sa.TableClause:
+    """The customers' ids and one contact-point column."""
+    return sa.table("customers", sa.column("id", sa.String), sa.column(column, sa.Text))
+
+
 def _latest_contacts(
     s: Session, wanted: Sequence[tuple[Inbound, str]], now: datetime
-) -> dict[str, Contact]:
+) -> dict[str, _Sent]:
     """Per message id: the latest contact on its channel it can answer (inside the window)."""
     customers = sorted({c for _, c in wanted})
     times = [(i.received_at or now) for i, _ in wanted]
     since = min(times) - _MAX_WINDOW
     channels = sorted({("sms" if i.channel == "phone" else i.channel) for i, _ in wanted})
-    found: dict[str, list[Contact]] = defaultdict(list)
+    # Each contact with its campaign's response window (14 days for a campaign gone).
+    window = sa.func.coalesce(Campaign.response_window_days, 14)
+    found: dict[str, list[tuple[_Sent, int]]] = defaultdict(list)
     for k in range(0, len(customers), 500):
-        for c in s.scalars(
-            sa.select(Contact).where(
+        for *columns, days in s.execute(
+            sa.select(*_SENT_COLUMNS, window)
+            .outerjoin(Program, Program.name == Contact.program)
+            .outerjoin(
+                Campaign,
+                sa.and_(Campaign.program_id == Program.id, Campaign.name == Contact.campaign),
+            )
+            .where(
                 Contact.customer_id.in_(customers[k : k + 500]),
                 Contact.channel.in_(channels + (["phone"] if "sms" in channels else [])),
                 Contact.status.in_(_ANSWERED),
                 Contact.decided_at >= since,
             )
         ):
-            found[c.customer_id].append(c)
-    windows = _windows(s, {(c.program, c.campaign) for cs in found.values() for c in cs})
-    out: dict[str, Contact] = {}
+            c = _Sent._make(columns)
+            found[c.customer_id].append((c, int(days)))
+    out: dict[str, _Sent] = {}
     for item, customer in wanted:
         at = item.received_at or now
-        best: tuple[datetime, int, Contact] | None = None
-        for c in found.get(customer, ()):
+        best: tuple[datetime, int, _Sent] | None = None
+        for c, days in found.get(customer, ()):
             if c.channel != item.channel:
                 continue
             went = c.sent_at or c.decided_at
-            days = windows.get((c.program, c.campaign), 14)
             # Gateways stamp replies to the second, with their own clock: a reply may
             # look a little older than the message it answers.
             if went - CLOCK_SKEW <= at <= went + timedelta(days=days):
@@ -376,17 +433,6 @@ def _latest_contacts(
         if best is not None:
             out[item.message_id] = best[2]
     return out
-
-
-def _windows(s: Session, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    if not pairs:
-        return {}
-    rows = s.execute(
-        sa.select(Program.name, Campaign.name, Campaign.response_window_days)
-        .join(Campaign, Campaign.program_id == Program.id)
-        .where(Program.name.in_(sorted({p for p, _ in pairs})))
-    )
-    return {(p, c): int(d) for p, c, d in rows}
 
 
 # ------------------------------------------------------------------ understanding
@@ -400,6 +446,90 @@ def _understand(item: Inbound, rules: Sequence[Any]) -> Classification:
     return classify(item.text, rules, language=item.language)
 
 
+# ------------------------------------------------------------------ deciding
+
+
+@dataclass
+class _Plan:
+    """One fresh response: where it comes from, how it was read, what it leads to.
+
+    ``action`` is what is still to be written besides the response: ``opt_out``,
+    ``order``, ``lead`` or None.
+    """
+
+    item: Inbound
+    contact: _Sent | None
+    customer_id: str | None
+    attributed_by: str
+    verdict: Classification
+    result: str = ""
+    review: str | None = None
+    action: str | None = None
+    response_id: int = 0
+
+
+def _plan(
+    item: Inbound,
+    contact: _Sent | None,
+    customer_id: str | None,
+    by: str,
+    verdict: Classification,
+) -> _Plan:
+    """What a response leads to (an order's result, booked or pending, is set later)."""
+    p = _Plan(item, contact, customer_id, by, verdict)
+    outcome = verdict.outcome
+    if outcome is ReplyOutcome.OPT_OUT:
+        if customer_id:
+            p.result, p.action = "opt_out", "opt_out"
+        else:
+            p.result, p.review = "unattributed", REVIEW_PENDING
+    elif item.kind == "click":
+        p.result = "clicked" if contact is not None else "unattributed"
+    elif outcome is ReplyOutcome.OTHER:
+        p.result = "review" if item.kind == "reply" else "recorded"
+        p.review = REVIEW_PENDING if item.kind == "reply" else None
+    elif contact is None or customer_id is None:
+        p.result, p.review = "unattributed", REVIEW_PENDING
+    elif outcome is ReplyOutcome.ORDER and contact.offer and verdict.confidence >= ORDER_CONFIDENCE:
+        p.action = "order"
+    else:
+        p.result, p.action = "lead", "lead"
+    return p
+
+
+def _insert_responses(s: Session, source: str, plans: Sequence[_Plan], now: datetime) -> list[int]:
+    """Store the responses in one statement; their ids, in order."""
+    rows = []
+    for p in plans:
+        item, contact, verdict = p.item, p.contact, p.verdict
+        rows.append(
+            {
+                "source": source,
+                "message_id": item.message_id,
+                "channel": item.channel,
+                "kind": item.kind,
+                "received_at": item.received_at or now,
+                "sender": item.sender,
+                "text": item.text,
+                "customer_id": p.customer_id,
+                "contact_id": contact.id if contact else None,
+                "program": contact.program if contact else None,
+                "campaign": contact.campaign if contact else None,
+                "offer": contact.offer if contact else None,
+                "attributed_by": p.attributed_by,
+                "language": verdict.language,
+                "outcome": verdict.outcome.value,
+                "rule": verdict.rule,
+                "confidence": verdict.confidence,
+                "result": p.result,
+                "review": p.review,
+                "data": dict(item.data),
+            }
+        )
+    insert = sa.insert(_RESPONSES).returning(_RESPONSES.c.id, sort_by_parameter_order=True)
+    return list(s.scalars(insert, rows))
+
+
 # ------------------------------------------------------------------ acting
 
 
@@ -410,91 +540,240 @@ def _opt_out_list(s: Session) -> SpecialList:
     return lst
 
 
+class _OptOut(NamedTuple):
+    """A known customer's response asking to stop."""
+
+    customer_id: str
+    channel: str
+    kind: str
+    source: str
+    text: str
+    rule: str | None
+    response_id: int
+
+
+def _opt_out_of(p: _Plan, source: str) -> _OptOut:
+    assert p.customer_id is not None
+    item = p.item
+    return _OptOut(
+        p.customer_id, item.channel, item.kind, source, item.text, p.verdict.rule, p.response_id
+    )
+
+
 def _opt_out(
     s: Session,
-    items: Sequence[tuple[Inbound, Response]],
+    wanted: Sequence[_OptOut],
     *,
     scope: str,
     actor: str,
     now: datetime,
 ) -> None:
-    """Put every known customer who asked to stop on the opt-out list, in this transaction."""
-    known = [(i, r) for i, r in items if r.customer_id]
-    for _, r in items:
-        if not r.customer_id:
-            r.result, r.review = "unattributed", REVIEW_PENDING
-    if not known:
+    """Put every customer who asked to stop on the opt-out list, in this transaction."""
+    if not wanted:
         return
     lst = _opt_out_list(s)
     existing: set[tuple[str, str]] = set(
         s.execute(
             sa.select(SpecialListEntry.customer_id, SpecialListEntry.channel).where(
                 SpecialListEntry.list_id == lst.id,
-                SpecialListEntry.customer_id.in_(sorted({r.customer_id for _, r in known})),
+                SpecialListEntry.customer_id.in_(sorted({w.customer_id for w in wanted})),
                 sa.or_(SpecialListEntry.expires_at.is_(None), SpecialListEntry.expires_at > now),
             )
         ).all()
     )
-    for item, r in known:
-        assert r.customer_id is not None
-        channel = ALL_CHANNELS if scope == "all" else item.channel
-        r.result = "opt_out"
-        if (r.customer_id, channel) in existing or (r.customer_id, ALL_CHANNELS) in existing:
+    entries: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    for w in wanted:
+        channel = ALL_CHANNELS if scope == "all" else w.channel
+        if (w.customer_id, channel) in existing or (w.customer_id, ALL_CHANNELS) in existing:
             continue
-        existing.add((r.customer_id, channel))
-        # Delete-then-insert: an expired entry for the same channel is replaced.
-        s.execute(
-            sa.delete(SpecialListEntry).where(
-                SpecialListEntry.list_id == lst.id,
-                SpecialListEntry.customer_id == r.customer_id,
-                SpecialListEntry.channel == channel,
-            )
+        existing.add((w.customer_id, channel))
+        entries.append(
+            {
+                "list_id": lst.id,
+                "customer_id": w.customer_id,
+                "channel": channel,
+                "source": f"{w.kind}:{w.source}",
+                "reason": f"replied {w.text[:200]!r} (rule {w.rule})",
+                "created_by": actor,
+                "created_at": now,
+            }
         )
-        s.add(
-            SpecialListEntry(
-                list_id=lst.id,
-                customer_id=r.customer_id,
-                channel=channel,
-                source=f"{r.kind}:{r.source}",
-                reason=f"replied {r.text[:200]!r} (rule {r.rule})",
-                created_by=actor,
-                created_at=now,
-            )
+        audits.append(
+            {
+                "actor": actor,
+                "action": "add",
+                "entity_type": "special_list",
+                "entity_id": str(lst.name),
+                "before": None,
+                "after": {
+                    "customer_id": w.customer_id,
+                    "channel": channel,
+                    "response": w.response_id,
+                },
+            }
         )
-        audit.record(
-            s,
-            actor,
-            "add",
-            "special_list",
-            lst.name,
-            None,
-            {"customer_id": r.customer_id, "channel": channel, "response": r.id},
-        )
+    if not entries:
+        return
+    # Delete-then-insert: an expired entry for the same channel is replaced.
+    s.execute(
+        sa.delete(_ENTRIES).where(
+            _ENTRIES.c.list_id == lst.id,
+            _ENTRIES.c.customer_id == sa.bindparam("who"),
+            _ENTRIES.c.channel == sa.bindparam("where"),
+        ),
+        [{"who": e["customer_id"], "where": e["channel"]} for e in entries],
+    )
+    s.execute(sa.insert(_ENTRIES), entries)
+    s.execute(sa.insert(_AUDIT), audits)
 
 
-def _act(
-    s: Session,
-    item: Inbound,
-    row: Response,
-    contact: Contact | None,
-    *,
-    actor: str,
-    now: datetime,
+def _price_orders(s: Session, plans: Sequence[_Plan]) -> dict[str, dict[str, Any]]:
+    """Per message id, the order each plan books (as :func:`orders.book_order` would)."""
+    if not plans:
+        return {}
+    codes = sorted({p.contact.offer for p in plans if p.contact and p.contact.offer})
+    offers = {o.code: o for o in s.scalars(sa.select(Offer).where(Offer.code.in_(codes)))}
+    out: dict[str, dict[str, Any]] = {}
+    for p in plans:
+        assert p.contact is not None and p.contact.offer and p.customer_id is not None
+        offer = offers.get(p.contact.offer)
+        if offer is None:
+            raise NotFound(f"no offer {p.contact.offer!r}")
+        discount = p.item.discount or Decimal(0)
+        try:
+            pct = Decimal(str(discount))
+        except ArithmeticError:
+            raise InvalidInput(f"discount: a percentage such as 10, got {discount!r}") from None
+        if not pct.is_finite() or not Decimal(0) <= pct <= Decimal(100):
+            raise InvalidInput(f"discount: a percentage from 0 to 100, got {discount!r}")
+        within = offer.discount_min <= pct <= offer.discount_max or pct == 0
+        out[p.item.message_id] = {
+            "lead_id": None,
+            "customer_id": p.customer_id,
+            "contact_id": p.contact.id,
+            "program": p.contact.program,
+            "campaign": p.contact.campaign,
+            "offer": offer.code,
+            "currency": offer.currency,
+            "price": offer.price,
+            "discount": pct,
+            "amount": orders.amount_after(offer.price, pct),
+            "status": orders.BOOKED if within else orders.PENDING,
+            "note": "",
+        }
+    return out
+
+
+def _book_orders(
+    s: Session, plans: Sequence[_Plan], priced: Mapping[str, dict[str, Any]], *, actor: str
 ) -> None:
-    outcome = ReplyOutcome(row.outcome)
-    if outcome is ReplyOutcome.OPT_OUT:
-        return  # done with every opt-out of the batch, see _opt_out
-    if row.kind == "click":
-        row.result = "clicked" if contact is not None else "unattributed"
+    """Book the orders priced by :func:`_price_orders`, in one statement."""
+    rows = [
+        {**priced[p.item.message_id], "response_id": p.response_id, "requested_by": actor}
+        for p in plans
+        if p.action == "order"
+    ]
+    if rows:
+        s.execute(sa.insert(_ORDERS), rows)
+
+
+#: A lead from no program (or one gone): turns, and the default SLA.
+_NO_PROGRAM = (AssignmentStrategy.ROUND_ROBIN.value, sales.DEFAULT_SLA_HOURS)
+
+
+def _open_leads(s: Session, plans: Sequence[_Plan], *, now: datetime) -> None:
+    """Open a lead for each plan and assign it, as :func:`sales.open_lead` does one by one.
+
+    The program's strategy and SLA, the customer's territory and the offer's product
+    are read once for the batch; each lead is then assigned in turn against the reps'
+    loads as the leads before it left them, and the leads and the reps' turns are
+    written in one statement each (reps in name order, so two batches taken at once
+    never wait on each other's reps in opposite orders).
+    """
+    if not plans:
         return
-    if outcome is ReplyOutcome.OTHER:
-        row.result = "review" if row.kind == "reply" else "recorded"
-        row.review = REVIEW_PENDING if row.kind == "reply" else None
-        return
-    if contact is None or row.customer_id is None:
-        row.result, row.review = "unattributed", REVIEW_PENDING
-        return
-    apply_outcome(s, row, outcome, actor=actor, now=now, discount=item.discount)
+    programs = sorted({p.contact.program for p in plans if p.contact and p.contact.program})
+    how: dict[str, tuple[str, int]] = {
+        name: (strategy, hours)
+        for name, strategy, hours in s.execute(
+            sa.select(Program.name, Program.lead_assignment, Program.lead_sla_hours).where(
+                Program.name.in_(programs)
+            )
+        )
+    }
+    strategies = [
+        how.get(p.contact.program, _NO_PROGRAM) if p.contact and p.contact.program else _NO_PROGRAM
+        for p in plans
+    ]
+    # Only the territory strategy looks at territories, only the skill one at products.
+    places: dict[str, str | None] = {}
+    found = None
+    if any(st == AssignmentStrategy.TERRITORY.value for st, _ in strategies):
+        found = sales._territory(s)
+    if found is not None:
+        table, column = found
+        customers = sorted({p.customer_id for p in plans if p.customer_id})
+        for k in range(0, len(customers), 500):
+            rows = s.execute(
+                sa.select(table.c.id, column).where(table.c.id.in_(customers[k : k + 500]))
+            )
+            places.update((cid, place) for cid, place in rows)
+    products: dict[str, str | None] = {}
+    if any(st == AssignmentStrategy.SKILL.value for st, _ in strategies):
+        codes = sorted({p.contact.offer for p in plans if p.contact and p.contact.offer})
+        products = {
+            code: product
+            for code, product in s.execute(
+                sa.select(Offer.code, Offer.product).where(Offer.code.in_(codes))
+            )
+        }
+    loads = {r.username: r for r in sales.rep_loads(s)}
+    stamps: dict[str, datetime] = {}
+    leads: list[dict[str, Any]] = []
+    for p, (strategy, hours) in zip(plans, strategies, strict=True):
+        contact = p.contact
+        assert contact is not None and p.customer_id is not None
+        territory = places.get(p.customer_id)
+        skill = products.get(contact.offer) if contact.offer else None
+        chosen = choose_rep(
+            list(loads.values()),
+            strategy,
+            territory=sales._fold(territory),
+            skill=sales._fold(skill),
+        )
+        rep = assigned_at = None
+        if chosen is not None:
+            stamp = assignment_stamp(loads.values(), now)
+            loads[chosen.username] = replace(
+                chosen, open_leads=chosen.open_leads + 1, last_assigned_at=stamp
+            )
+            stamps[chosen.username] = stamp
+            rep, assigned_at = chosen.username, now
+        leads.append(
+            {
+                "customer_id": p.customer_id,
+                "reply": p.item.text,
+                "program": contact.program,
+                "campaign": contact.campaign,
+                "offer": contact.offer,
+                "contact_id": contact.id,
+                "response_id": p.response_id,
+                "status": LeadStatus.NEW.value,
+                "rep": rep,
+                "assigned_at": assigned_at,
+                "due_at": sla_due(now, hours),
+                "created_at": now,
+            }
+        )
+    s.execute(sa.insert(_LEADS), leads)
+    if stamps:
+        s.execute(
+            sa.update(_REPS)
+            .where(_REPS.c.username == sa.bindparam("who"))
+            .values(last_assigned_at=sa.bindparam("stamp", type_=UtcDateTime())),
+            [{"who": who, "stamp": stamps[who]} for who in sorted(stamps)],
+        )
 
 
 def apply_outcome(
@@ -633,10 +912,12 @@ def correct(
     r.outcome, r.rule, r.confidence = target.value, f"corrected by {actor}", 1.0
     r.review, r.reviewed_by, r.reviewed_at = "done", actor, now
     if target is ReplyOutcome.OPT_OUT:
-        item = Inbound(r.message_id, r.channel, r.text, customer_id=r.customer_id)
-        _opt_out(s, [(item, r)], scope=opt_out_scope, actor=actor, now=now)
-        if r.result == "unattributed":
-            r.review = REVIEW_PENDING
+        if r.customer_id:
+            r.result = "opt_out"
+            wanted = _OptOut(r.customer_id, r.channel, r.kind, r.source, r.text, r.rule, r.id)
+            _opt_out(s, [wanted], scope=opt_out_scope, actor=actor, now=now)
+        else:
+            r.result, r.review = "unattributed", REVIEW_PENDING
     elif target is ReplyOutcome.OTHER:
         r.result = "recorded"
     elif r.contact_id is None or r.customer_id is None:
