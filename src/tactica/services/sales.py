@@ -59,6 +59,9 @@ _MAX_COST = Decimal("9999999999.99")
 _CENT = Decimal("0.01")
 #: How late an activity's time may be against the server's clock (clients' clocks drift).
 _CLOCK_SLACK = timedelta(minutes=5)
+_OLDEST_ACTIVITY = timedelta(days=3653)
+#: Figures go back no further: older days predate any lead and some have no UTC reading.
+FIRST_FIGURE_DAY = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,8 @@ def activity_view(a: Activity) -> dict[str, Any]:
 # ------------------------------------------------------------------ assignment
 
 
-def _fold(value: str | None) -> str | None:
+def fold(value: str | None) -> str | None:
+    """A territory or skill as assignment compares it: trimmed and case-folded (None if blank)."""
     # Territories and skills are typed by people in two places (rep records, customer
     # data, offer products): 'Lisboa' and 'lisboa' are the same place.
     return value.strip().casefold() if value and value.strip() else None
@@ -169,8 +173,8 @@ def rep_loads(session: Session) -> list[RepLoad]:
     return [
         RepLoad(
             username=r.username,
-            territory=_fold(r.territory),
-            skills=frozenset(f for f in (_fold(s) for s in r.skills or ()) if f),
+            territory=fold(r.territory),
+            skills=frozenset(f for f in (fold(s) for s in r.skills or ()) if f),
             capacity=r.capacity,
             open_leads=int(n),
             last_assigned_at=r.last_assigned_at,
@@ -180,8 +184,11 @@ def rep_loads(session: Session) -> list[RepLoad]:
     ]
 
 
-def _territory(session: Session) -> tuple[sa.Table, sa.ColumnElement[Any]] | None:
-    """The customer table and its territory attribute as text; None when not declared."""
+def territory_column(session: Session) -> tuple[sa.Table, sa.ColumnElement[Any]] | None:
+    """The customer table and its territory attribute as text; None when not declared.
+
+    The attribute is the one ``TACTICA_LEAD_TERRITORY_FIELD`` names (``region``).
+    """
     schema = load_schema(session)
     name = get_settings().lead_territory_field
     if schema.get(name) is None:
@@ -190,19 +197,14 @@ def _territory(session: Session) -> tuple[sa.Table, sa.ColumnElement[Any]] | Non
     return customers, sa.cast(customers.c[name], sa.String)
 
 
-def _lead_place(
-    session: Session, customer_id: str, offer: str | None
-) -> tuple[str | None, str | None]:
-    """The territory of ``customer_id`` and the product of ``offer`` (None where unknown)."""
-    territory = None
-    found = _territory(session)
-    if found is not None:
-        customers, column = found
-        territory = session.scalar(sa.select(column).where(customers.c.id == customer_id))
-    product = None
-    if offer:
-        product = session.scalar(sa.select(Offer.product).where(Offer.code == offer))
-    return territory, product
+def _customer_territory(session: Session, customer_id: str) -> str | None:
+    """The customer's territory (None: not declared, or not known for them)."""
+    found = territory_column(session)
+    if found is None:
+        return None
+    customers, column = found
+    place: str | None = session.scalar(sa.select(column).where(customers.c.id == customer_id))
+    return place
 
 
 def assign(
@@ -216,21 +218,11 @@ def assign(
 ) -> str | None:
     """Give ``lead`` to the rep the strategy picks; returns their username (None: nobody free)."""
     now = now or _utcnow()
-    loads = rep_loads(session)
-    chosen = choose_rep(loads, strategy, territory=_fold(territory), skill=_fold(skill))
-    if chosen is None:
-        return None
-    stamp = assignment_stamp(loads, now)
-    lead.rep = chosen.username
-    lead.assigned_at = now
-    session.execute(
-        sa.update(SalesRep)
-        .where(SalesRep.username == chosen.username)
-        .values(last_assigned_at=stamp)
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
-    return chosen.username
+    (who,) = pick_reps(session, [(str(strategy), territory, skill)], now=now)
+    if who is not None:
+        lead.rep, lead.assigned_at = who, now
+        session.flush()
+    return who
 
 
 def assign_waiting(session: Session, *, now: datetime | None = None) -> int:
@@ -242,11 +234,10 @@ def assign_waiting(session: Session, *, now: datetime | None = None) -> int:
     leads were assigned.
     """
     now = now or _utcnow()
-    loads = {r.username: r for r in rep_loads(session)}
-    room = sum(r.free for r in loads.values())
+    room = sum(r.free for r in rep_loads(session))
     if room == 0:
         return 0
-    found = _territory(session)
+    found = territory_column(session)
     q = (
         sa.select(
             Lead.id,
@@ -262,34 +253,66 @@ def assign_waiting(session: Session, *, now: datetime | None = None) -> int:
     )
     if found is not None:
         q = q.outerjoin(found[0], found[0].c.id == Lead.customer_id)
-    leads: list[dict[str, Any]] = []
+    rows = session.execute(q).all()
+    picked = pick_reps(session, [(st, place, product) for _, st, place, product in rows], now=now)
+    leads = [
+        {"id": lead_id, "rep": who, "assigned_at": now}
+        for (lead_id, *_), who in zip(rows, picked, strict=True)
+        if who is not None
+    ]
+    if leads:
+        session.execute(sa.update(Lead), leads)
+        session.flush()
+        session.expire_all()
+    return len(leads)
+
+
+def pick_reps(
+    session: Session,
+    wants: Sequence[tuple[str, str | None, str | None]],
+    *,
+    now: datetime,
+) -> list[str | None]:
+    """The rep for each ``(strategy, territory, skill)`` in order (None: nobody has room).
+
+    Each choice counts against the reps' loads for the next one, as if the leads
+    were assigned one by one; the reps' turns (``last_assigned_at``) are written in
+    one statement, in name order, so that two batches at once never wait on each
+    other's reps in opposite orders. The caller writes the leads.
+    """
+    if not wants:
+        return []
+    loads = {r.username: r for r in rep_loads(session)}
     stamps: dict[str, datetime] = {}
-    for lead_id, strategy, place, product in session.execute(q):
+    out: list[str | None] = []
+    for strategy, place, product in wants:
         chosen = choose_rep(
-            list(loads.values()), strategy, territory=_fold(place), skill=_fold(product)
+            list(loads.values()), strategy, territory=fold(place), skill=fold(product)
         )
         if chosen is None:
-            break
+            out.append(None)
+            continue
         stamp = assignment_stamp(loads.values(), now)
         loads[chosen.username] = replace(
             chosen, open_leads=chosen.open_leads + 1, last_assigned_at=stamp
         )
         stamps[chosen.username] = stamp
-        leads.append({"id": lead_id, "rep": chosen.username, "assigned_at": now})
-    if not leads:
-        return 0
-    session.execute(sa.update(Lead), leads)
-    reps = cast(sa.Table, SalesRep.__table__)
-    # Core, not ORM: an executemany keyed by username, not by primary key.
-    session.execute(
-        sa.update(reps)
-        .where(reps.c.username == sa.bindparam("who"))
-        .values(last_assigned_at=sa.bindparam("stamp", type_=UtcDateTime())),
-        [{"who": who, "stamp": stamp} for who, stamp in stamps.items()],
-    )
-    session.flush()
-    session.expire_all()
-    return len(leads)
+        out.append(chosen.username)
+    if stamps:
+        reps = cast(sa.Table, SalesRep.__table__)
+        # Core, not ORM: an executemany keyed by username, not by primary key.
+        session.execute(
+            sa.update(reps)
+            .where(reps.c.username == sa.bindparam("who"))
+            .values(last_assigned_at=sa.bindparam("stamp", type_=UtcDateTime())),
+            [{"who": who, "stamp": stamps[who]} for who in sorted(stamps)],
+        )
+    return out
+
+
+#: The names services/responses.py first used; same functions.
+_fold = fold
+_territory = territory_column
 
 
 def open_lead(
@@ -327,10 +350,11 @@ def open_lead(
         ).first()
         if row is not None:
             strategy, hours = row
-    if territory is None or skill is None:
-        place, product = _lead_place(session, customer_id, offer)
-        territory = place if territory is None else territory
-        skill = product if skill is None else skill
+    # Only the territory strategy looks at territories, only the skill one at products.
+    if territory is None and strategy == AssignmentStrategy.TERRITORY.value:
+        territory = _customer_territory(session, customer_id)
+    if skill is None and strategy == AssignmentStrategy.SKILL.value and offer:
+        skill = session.scalar(sa.select(Offer.product).where(Offer.code == offer))
     lead = Lead(
         customer_id=customer_id,
         reply=reply,
@@ -715,11 +739,7 @@ def log_activity(
     """
     now = now or _utcnow()
     what = activity_kind(kind)
-    when = at or now
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if when > now + _CLOCK_SLACK:
-        raise InvalidInput(f"{when.isoformat()} is in the future", "at")
+    when = _activity_time(at or now, now)
     if (
         isinstance(minutes, bool)
         or not isinstance(minutes, int)
@@ -756,6 +776,19 @@ def log_activity(
         lead.contacted_at = when
     session.flush()
     return Logged(act, lead, contacted)
+
+
+def _activity_time(at: datetime, now: datetime) -> datetime:
+    """``at`` in UTC (naive: taken as UTC), not in the future nor over ten years old."""
+    try:
+        when = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset has no UTC reading
+        raise InvalidInput(f"{at.isoformat()} is out of range", "at") from None
+    if when > now + _CLOCK_SLACK:
+        raise InvalidInput(f"{when.isoformat()} is in the future", "at")
+    if when < now - _OLDEST_ACTIVITY:
+        raise InvalidInput(f"{when.isoformat()} is more than ten years ago", "at")
+    return when
 
 
 def list_activities(session: Session, lead_id: int) -> list[Activity]:
@@ -869,7 +902,7 @@ class Figures:
 def _zone(tz: str) -> ZoneInfo:
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, an odd path
         raise InvalidInput(f"unknown time zone {tz!r} (e.g. UTC, Europe/Lisbon)", "tz") from None
 
 
@@ -896,6 +929,8 @@ def figures(
     end = min(to or day, today)
     if day > today:
         raise InvalidInput(f"{day.isoformat()} has not begun (today is {today})", "day")
+    if day < FIRST_FIGURE_DAY:
+        raise InvalidInput(f"from {FIRST_FIGURE_DAY.isoformat()} on, got {day.isoformat()}", "day")
     if to is not None and to < day:
         raise InvalidInput(f"{to.isoformat()} is before {day.isoformat()}", "to")
     n = (end - day).days + 1
