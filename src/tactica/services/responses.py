@@ -23,7 +23,7 @@ import logging
 import threading
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -62,6 +62,7 @@ from tactica.store.models import (
     Offer,
     Order,
     Program,
+    ReplyRuleRow,
     Response,
     SalesRep,
     SpecialList,
@@ -227,8 +228,13 @@ def take_in(
     if not fresh:
         return taken
     attributed = _attribute(s, fresh, now)
-    rules = active_rules(s) if any(i.outcome is None and i.kind == "reply" for i in fresh) else []
-    plans = [_plan(item, *attributed[item.message_id], _understand(item, rules)) for item in fresh]
+    if any(i.outcome is None and i.kind == "reply" for i in fresh):
+        understand = _classifier(s)
+    else:
+        understand = _no_rules
+    plans = [
+        _plan(item, *attributed[item.message_id], _understand(item, understand)) for item in fresh
+    ]
     orders_of = _price_orders(s, [p for p in plans if p.action == "order"])
     for p in plans:
         if p.action == "order":
@@ -437,13 +443,61 @@ def _latest_contacts(
 
 # ------------------------------------------------------------------ understanding
 
+#: Replies up to this long have their reading remembered (most are a word or two,
+#: and the same few words come back again and again: YES, STOP, 退订, ДА).
+_REMEMBERED_TEXT = 160
+_RULE_TABLE = cast(sa.Table, ReplyRuleRow.__table__)
 
-def _understand(item: Inbound, rules: Sequence[Any]) -> Classification:
+
+@dataclass(frozen=True)
+class _Reader:
+    """``classify`` with the rules read from ``stored`` (the rule table's rows)."""
+
+    stored: tuple[tuple[Any, ...], ...]
+    read: Callable[[str, str | None], Classification]
+
+
+_reader: _Reader | None = None
+
+
+def _classifier(s: Session) -> Callable[[str, str | None], Classification]:
+    """``classify`` with the deployment's active rules, remembering its answers.
+
+    Classifying is a pure function of the text, the language and the rules, so while
+    the rule table holds the same rows, a reply read before is read the same way
+    again, and the rules need not be built again (the table's rows are compared,
+    every column; any change makes a new reader from :func:`active_rules`).
+    """
+    global _reader
+    stored = tuple(tuple(r) for r in s.execute(sa.select(_RULE_TABLE).order_by(_RULE_TABLE.c.id)))
+    held = _reader
+    if held is not None and held.stored == stored:
+        return held.read
+    rules = tuple(active_rules(s))
+
+    @functools.lru_cache(maxsize=4096)
+    def remembered(text: str, language: str | None) -> Classification:
+        return classify(text, rules, language=language)
+
+    def read(text: str, language: str | None) -> Classification:
+        if len(text) > _REMEMBERED_TEXT:
+            return classify(text, rules, language=language)
+        return remembered(text, language)
+
+    _reader = _Reader(stored, read)
+    return read
+
+
+def _no_rules(text: str, language: str | None) -> Classification:
+    return classify(text, [], language=language)
+
+
+def _understand(item: Inbound, read: Callable[[str, str | None], Classification]) -> Classification:
     if item.outcome is not None:
         return Classification(ReplyOutcome(item.outcome), item.language or "", "given", 1.0)
     if item.kind == "click":
         return Classification(ReplyOutcome.INTEREST, item.language or "", "click", 1.0)
-    return classify(item.text, rules, language=item.language)
+    return read(item.text, item.language)
 
 
 # ------------------------------------------------------------------ deciding
