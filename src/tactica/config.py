@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     #: What a reply that says STOP opts the customer out of: the channel it came on
     #: (``channel``) or every channel (``all``). ``TACTICA_OPT_OUT_SCOPE``.
     opt_out_scope: Literal["channel", "all"] = "channel"
+    #: ``tactica serve`` also takes e-mail replies over SMTP on this port when it is set
+    #: (``TACTICA_INBOUND_SMTP_PORT``), on ``TACTICA_INBOUND_SMTP_HOST``.
+    inbound_smtp_port: int | None = Field(default=None, ge=0, le=65535)
+    inbound_smtp_host: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod

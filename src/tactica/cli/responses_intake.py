@@ -1,17 +1,47 @@
-"""``tactica responses import-calls``: responses coming in from outside the API.
+"""``tactica responses listen`` and ``tactica responses import-calls``: responses coming in.
 
-Call-centre outcomes arrive as a file. (SMS replies and webhooks come in through the
-API; tracked links through ``/r/...``.)
+E-mail replies arrive over SMTP at the listener; call-centre outcomes arrive as a file.
+(SMS replies and webhooks come in through the API; tracked links through ``/r/...``.)
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import typer
 
 from tactica.cli._common import cli_actor, console, open_store
 from tactica.config import get_settings
+
+
+def listen(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(2525, min=0, max=65535, help="Port to listen on (25 in production)"),
+    domain: list[str] = typer.Option(
+        [],
+        "--domain",
+        help="Take mail only for this domain (repeat for more); every recipient without",
+    ),
+) -> None:
+    """Take e-mail replies over SMTP until Ctrl-C: each is stored, attributed and acted on."""
+    from tactica.channels.inbound_smtp import InboundSmtpListener
+    from tactica.services.links import email_deliverer
+
+    settings = get_settings()
+    store = open_store()
+    deliver = email_deliverer(store, secret=settings.secret, opt_out_scope=settings.opt_out_scope)
+    listener = InboundSmtpListener(deliver, host=host, port=port, domains=domain)
+    listener.start()
+    only = f" for {', '.join(sorted(listener.domains))}" if listener.domains else ""
+    console.print(f"Taking e-mail replies on smtp://{host}:{listener.port}{only} (Ctrl-C stops)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.stop()
+        store.dispose()
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:
@@ -60,5 +90,6 @@ def import_calls(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``import-calls`` to the ``tactica responses`` group."""
+    """Add ``listen`` and ``import-calls`` to the ``tactica responses`` group."""
+    app.command("listen")(listen)
     app.command("import-calls")(import_calls)

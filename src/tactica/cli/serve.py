@@ -46,7 +46,25 @@ def serve(
 
         threading.Thread(target=sla_timer, args=(store, stop), daemon=True).start()
         console.print("lead SLA timer on (--no-sla to leave escalation to tactica scheduler)")
+    listener = None
+    if settings.inbound_smtp_port is not None:
+        from tactica.channels.inbound_smtp import InboundSmtpListener
+        from tactica.services.links import email_deliverer
+
+        deliver = email_deliverer(
+            store, secret=settings.secret, opt_out_scope=settings.opt_out_scope
+        )
+        listener = InboundSmtpListener(
+            deliver, host=settings.inbound_smtp_host, port=settings.inbound_smtp_port
+        )
+        listener.start()
+        console.print(
+            f"e-mail replies taken on smtp://{settings.inbound_smtp_host}:{listener.port} "
+            "(TACTICA_INBOUND_SMTP_PORT)"
+        )
     try:
         uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
     finally:
         stop.set()
+        if listener is not None:
+            listener.stop()

@@ -12,6 +12,12 @@ and changing the key invalidates every one sent:
   ``reply_to`` setting, with the contact's token after a '+') is the ``Reply-To`` of
   every e-mail; a reply sent to it is the contact's reply. The token is short and in
   lower case, because mail systems may change the case of an address.
+
+An e-mail reply that lost its address (forwarded, or sent to the bare ``reply_to``)
+is still matched by its ``In-Reply-To``/``References`` headers, which name the
+Message-ID of the e-mail answered, kept as the contact's ``provider_id``; failing
+both, by its sender within the campaign's response window (see
+:mod:`tactica.services.responses`).
 """
 
 from __future__ import annotations
@@ -20,21 +26,30 @@ import email.utils
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from tactica.domain.schema import CHANNELS
 from tactica.errors import InvalidInput
-from tactica.services.responses import Inbound, take_responses
+from tactica.services.responses import Inbound, Taken, take_responses
 from tactica.store.db import Store
+from tactica.store.models import Contact
+
+if TYPE_CHECKING:
+    # Only e-mail intake needs the listener's types; dispatch imports this module too.
+    from tactica.channels.inbound_smtp import InboundMail
 
 log = logging.getLogger(__name__)
 
 #: The source a tracked link's clicks are stored under.
 CLICK_SOURCE = "link"
+#: The source e-mail replies are stored under (their Message-ID is the message id).
+EMAIL_SOURCE = "email"
 #: Where tracked links point: ``{public_url}{LINK_PATH}{token}``.
 LINK_PATH = "/r/"
 
@@ -179,3 +194,94 @@ def contact_of_address(address: str, *, secret: str) -> int | None:
     if "+" not in local:
         return None
     return contact_of_reply_token(local.rpartition("+")[2], secret=secret)
+
+
+# --------------------------------------------------------------------------- e-mail replies
+
+
+def _by_message_ids(store: Store, ids: Sequence[str]) -> int | None:
+    """The e-mail contact whose Message-ID comes first in ``ids`` (nearest first)."""
+    # Only our own ids can match (channels.smtp.message_id_for): skip the query otherwise.
+    ours = [i for i in dict.fromkeys(ids) if i.startswith("<tactica.")][:50]
+    if not ours:
+        return None
+    with store.session() as s:
+        # provider_id has an index of its own (only set ones): no scan of the ledger.
+        found = dict(
+            s.execute(
+                sa.select(Contact.provider_id, Contact.id).where(
+                    Contact.provider_id.in_(ours), Contact.channel == "email"
+                )
+            ).all()
+        )
+    return next((found[i] for i in ours if i in found), None)
+
+
+def take_email_reply(
+    store: Store,
+    mail: InboundMail,
+    *,
+    secret: str,
+    opt_out_scope: str = "channel",
+    now: datetime | None = None,
+) -> Taken | None:
+    """Take one received e-mail as the reply of the contact it answers.
+
+    The contact is the one its recipient's reply token names; else the one whose
+    e-mail its ``In-Reply-To``/``References`` name; else none, and the sender's
+    address finds the customer's latest e-mail contact within the response window.
+    Auto-replies and delivery reports are not replies: they are dropped (None).
+    The message id is the e-mail's Message-ID, so a message delivered twice is taken
+    once. ``opt_out_scope``: what a reply that says STOP stops, ``channel`` (e-mail) or
+    ``all``.
+    """
+    if mail.automatic:
+        log.info("inbound e-mail %s is an automatic reply or report: dropped", mail.message_id)
+        return None
+    now = now or datetime.now(UTC)
+    contact_id, matched = None, "sender"
+    for recipient in mail.recipients:
+        contact_id = contact_of_address(recipient, secret=secret)
+        if contact_id is not None:
+            matched = "reply address"
+            break
+    if contact_id is None:
+        contact_id = _by_message_ids(store, [*mail.in_reply_to, *mail.references])
+        matched = "in-reply-to" if contact_id is not None else matched
+    data: dict[str, Any] = {"subject": mail.subject[:500], "matched_by": matched}
+    if mail.date is not None:
+        data["date"] = mail.date.isoformat()
+    sender = mail.sender[:200] if mail.sender else None
+    reply = Inbound(
+        message_id=mail.message_id,
+        channel="email",
+        text=mail.text,
+        sender=sender,
+        contact_id=contact_id,
+        received_at=now,
+        kind="reply",
+        data=data,
+    )
+    return take_responses(
+        store, EMAIL_SOURCE, [reply], actor=EMAIL_SOURCE, opt_out_scope=opt_out_scope, now=now
+    )
+
+
+def email_deliverer(
+    store: Store, *, secret: str, opt_out_scope: str = "channel"
+) -> Callable[[InboundMail], object]:
+    """The ``deliver`` callback of an inbound SMTP listener taking replies into ``store``.
+
+    A message that can never be taken (no sender and no reply address) is refused
+    (the sending server gets a 550); any other failure makes it try again later.
+    """
+
+    from tactica.channels.inbound_smtp import MailRefused
+
+    def deliver(mail: InboundMail) -> object:
+        try:
+            return take_email_reply(store, mail, secret=secret, opt_out_scope=opt_out_scope)
+        except InvalidInput as e:
+            raise MailRefused(e.detail) from e
+
+    return deliver

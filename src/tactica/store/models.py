@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -403,6 +404,13 @@ class Contact(Base):
         UniqueConstraint("run_id", "customer_id", "campaign", name="uq_contact_run_customer"),
         Index("ix_contacts_customer_decided", "customer_id", "decided_at"),
         Index("ix_contacts_decided", "decided_at"),
+        # E-mail replies name the Message-ID they answer; only sent contacts have one.
+        Index(
+            "ix_contacts_provider",
+            "provider_id",
+            sqlite_where=text("provider_id IS NOT NULL"),
+            postgresql_where=text("provider_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

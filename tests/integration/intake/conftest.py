@@ -4,7 +4,7 @@ folder), and the app to click in."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -58,7 +58,8 @@ def send_emails(store: Store, smtp: LocalSmtpSink, **settings: str) -> Store:
             **settings,
         },
     )
-    worker = ChannelWorker(store, "mail", OPTIONS, clock=Clock())
+    # Sent now, by the real clock: replies are taken at the real time, within the window.
+    worker = ChannelWorker(store, "mail", OPTIONS, clock=Clock(datetime.now(UTC)))
     try:
         assert worker.step().sent == 16
     finally:
