@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from tactica.channels.local_peers import LocalSmtpSink
 from tactica.services import links
+from tactica.services.dispatch import ChannelWorker, dead_letters
 from tactica.store.db import Store
-from tests.integration.intake.conftest import SECRET, contact_to, send_emails
+from tests.integration.dispatch.conftest import Clock, add_channel, outbox_store
+from tests.integration.intake.conftest import OPTIONS, SECRET, contact_to, send_emails
 
 
 def test_each_email_replies_to_its_own_contacts_address(store: Store, smtp: LocalSmtpSink) -> None:
@@ -21,3 +23,30 @@ def test_each_email_replies_to_its_own_contacts_address(store: Store, smtp: Loca
 def test_without_reply_to_there_is_no_reply_to_header(store: Store, smtp: LocalSmtpSink) -> None:
     send_emails(store, smtp)
     assert all(m["Reply-To"] is None for m in smtp.messages)
+
+
+def test_a_reply_to_that_is_no_address_fails_the_emails_naming_the_setting(
+    store: Store, smtp: LocalSmtpSink
+) -> None:
+    outbox_store(store)
+    add_channel(
+        store,
+        "mail",
+        "smtp",
+        "email",
+        settings={
+            "host": smtp.host,
+            "port": smtp.port,
+            "sender": "o@bank.example",
+            "reply_to": "replies",
+        },
+    )
+    worker = ChannelWorker(store, "mail", OPTIONS, clock=Clock())
+    try:
+        assert worker.step().failed == 16
+    finally:
+        worker.close()
+    assert smtp.messages == []
+    with store.session() as s:
+        (error,) = {d["error"] for d in dead_letters(s, channel="email")}
+    assert error == "channel 'mail': reply_to: 'replies' is not an e-mail address"
