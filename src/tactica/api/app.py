@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         receipts,
         responses,
         runs,
+        sales,
         segments,
         templates,
         unsubscribe,
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         receipts,
         outbox,
         responses,
+        sales,
         links,
     ):
         app.include_router(module.router)

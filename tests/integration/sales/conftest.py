@@ -20,6 +20,9 @@ from tactica.store.customer_table import add_fields, customer_table, load_schema
 from tactica.store.db import Store
 from tactica.store.models import Lead
 
+# The API client fixture, with a user and a token per role, for test_api.py.
+from tests.integration.api.conftest import api  # noqa: F401
+
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 DOCS = """\
