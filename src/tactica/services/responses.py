@@ -32,7 +32,9 @@ from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from tactica.domain.lists import ALL_CHANNELS, ListKind
@@ -81,6 +83,10 @@ KINDS = ("reply", "click", "call")
 OPT_OUT_SCOPES = ("channel", "all")
 _ANSWERED = ("sent", "delivered")
 _MAX_WINDOW = timedelta(days=366)
+#: How many times a batch is tried when it races another taker.
+ATTEMPTS = 3
+#: PostgreSQL's deadlock_detected and serialization_failure.
+_RACES = ("40P01", "40001")
 # The tables written in bulk, as Core tables.
 _RESPONSES = cast(sa.Table, Response.__table__)
 _ENTRIES = cast(sa.Table, SpecialListEntry.__table__)
@@ -162,14 +168,16 @@ def take_responses(
 ) -> Taken:
     """Store, attribute, classify and act on a batch of responses from ``source``, atomically.
 
-    Two takers racing on the same message: the loser's batch is retried once, and
-    finds the message taken.
+    Two takers racing on the same message: the one that commits second leaves it out
+    as a duplicate. Racing on anything else (the same customer opting out in both,
+    PostgreSQL choosing one of two takers that wait on each other): the loser's batch
+    is taken again, up to :data:`ATTEMPTS` times in all.
     """
     if opt_out_scope not in OPT_OUT_SCOPES:
         raise InvalidInput(f"opt-out scope: one of channel, all, got {opt_out_scope!r}")
     for i, item in enumerate(items):
         check_inbound(item, f"responses[{i}]")
-    for attempt in (1, 2):
+    for attempt in range(1, ATTEMPTS + 1):
         try:
             with _one_writer(store), store.session() as s:
                 if store.dialect == "sqlite":
@@ -181,11 +189,17 @@ def take_responses(
                 taken = take_in(s, source, items, actor=actor, scope=opt_out_scope, now=now)
                 s.commit()
                 return taken
-        except IntegrityError:
-            if attempt == 2:
+        except (IntegrityError, OperationalError) as e:
+            if attempt == ATTEMPTS or not _raced(e):
                 raise
-            log.info("responses from %s raced another taker; retrying once", source)
+            log.info("responses from %s raced another taker (%s); taking them again", source, e)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _raced(e: DBAPIError) -> bool:
+    """True when ``e`` is a race another taker won: a unique key it wrote first, or
+    PostgreSQL breaking a deadlock or a serialization failure."""
+    return isinstance(e, IntegrityError) or getattr(e.orig, "sqlstate", None) in _RACES
 
 
 #: Per SQLite database, the lock its takers in this process write under, one at a time.
@@ -240,9 +254,13 @@ def take_in(
         if p.action == "order":
             booked = orders_of[p.item.message_id]["status"] == orders.BOOKED
             p.result = "order" if booked else "order_pending"
-    ids = _insert_responses(s, source, plans, now)
-    for p, rid in zip(plans, ids, strict=True):
-        p.response_id = rid
+    stored = _insert_responses(s, source, plans, now)
+    if len(stored) < len(plans):
+        # Taken meanwhile by another taker, which committed first: a duplicate.
+        plans = [p for p in plans if p.item.message_id in stored]
+        taken.duplicates = len(items) - len(plans)
+    for p in plans:
+        p.response_id = stored[p.item.message_id]
     _opt_out(
         s,
         [_opt_out_of(p, source) for p in plans if p.action == "opt_out"],
@@ -254,7 +272,7 @@ def take_in(
     _open_leads(s, [p for p in plans if p.action == "lead"], now=now)
     for p in plans:
         _count(taken, p.result)
-    taken.ids = ids
+    taken.ids = [p.response_id for p in plans]
     taken.accepted = len(plans)
     return taken
 
@@ -551,8 +569,10 @@ def _plan(
     return p
 
 
-def _insert_responses(s: Session, source: str, plans: Sequence[_Plan], now: datetime) -> list[int]:
-    """Store the responses in one statement; their ids, in order."""
+def _insert_responses(
+    s: Session, source: str, plans: Sequence[_Plan], now: datetime
+) -> dict[str, int]:
+    """Store the responses in one statement; the id of each, by message id."""
     rows = []
     for p in plans:
         item, contact, verdict = p.item, p.contact, p.verdict
@@ -580,8 +600,14 @@ def _insert_responses(s: Session, source: str, plans: Sequence[_Plan], now: date
                 "data": dict(item.data),
             }
         )
-    insert = sa.insert(_RESPONSES).returning(_RESPONSES.c.id, sort_by_parameter_order=True)
-    return list(s.scalars(insert, rows))
+    # A message another taker stores meanwhile is skipped, not an error: on PostgreSQL
+    # the insert waits for that taker to commit, then leaves its row out.
+    dialect = s.get_bind().dialect.name
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(_RESPONSES)
+    done = insert.on_conflict_do_nothing(index_elements=["source", "message_id"]).returning(
+        _RESPONSES.c.message_id, _RESPONSES.c.id
+    )
+    return {mid: rid for mid, rid in s.execute(done, rows)}
 
 
 # ------------------------------------------------------------------ acting
