@@ -6,7 +6,7 @@ from tests.integration.api.conftest import PASSWORD, Api
 
 #: Public routes: a signed token in the path is their authority, and a forged one is
 #: refused with this status instead of 401.
-SIGNED = {"/unsubscribe/{token}": 400}
+SIGNED = {"/unsubscribe/{token}": 400, "/r/{token}": 404}
 
 
 def test_login_issues_a_working_token(api: Api) -> None:
@@ -40,7 +40,7 @@ def test_routes_refuse_missing_or_bad_tokens(api: Api) -> None:
 def test_every_route_but_login_needs_a_token(api: Api) -> None:
     """Walk the OpenAPI spec: each operation without credentials gets 401 (or 422 on login).
 
-    Signed public routes (unsubscribe links) refuse a made-up token instead.
+    Signed public routes (unsubscribe and tracked links) refuse a made-up token instead.
     """
     spec = api.client.get("/openapi.json").json()
     for path, ops in spec["paths"].items():
