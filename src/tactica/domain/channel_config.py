@@ -217,6 +217,8 @@ def _value_problem(kind: str, key: str, value: object) -> str | None:
             return f"an http:// or https:// URL, got {value!r}"
     if kind == "smtp" and key == "sender" and "@" not in value:
         return f"an e-mail address such as offers@example.com, got {value!r}"
+    if kind == "smtp" and key == "reply_to" and "@" not in value:
+        return f"an e-mail address such as replies@example.com, got {value!r}"
     return None
 
 

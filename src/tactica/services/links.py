@@ -113,6 +113,10 @@ def read_link(token: str, *, secret: str) -> TrackedLink:
     return TrackedLink(contact_id, str(channel), url)
 
 
+#: The contact id of links made for template previews (no contact has it).
+PREVIEW_CONTACT = 0
+
+
 def follow_link(store: Store, token: str, *, secret: str, now: datetime | None = None) -> str:
     """Where a tracked link goes; the contact's first click is taken as a response.
 
@@ -121,6 +125,8 @@ def follow_link(store: Store, token: str, *, secret: str, now: datetime | None =
     sent there; the failure is logged.
     """
     link = read_link(token, secret=secret)
+    if link.contact_id == PREVIEW_CONTACT:
+        return link.url  # a template preview's link: it goes where it says, for nobody
     click = Inbound(
         # One id per contact: following it again is a duplicate, not a second click.
         message_id=f"click-{link.contact_id}",

@@ -27,6 +27,7 @@ from tactica.domain.templates import (
 )
 from tactica.errors import InvalidInput, NotFound
 from tactica.services import audit, customers, offers
+from tactica.services.links import PREVIEW_CONTACT, link_maker
 from tactica.services.unsubscribe import DEFAULT_BASE_URL, unsubscribe_url
 from tactica.store.models import MessageTemplate as TemplateRow
 
@@ -223,8 +224,11 @@ def preview(
         if secret is None:
             raise InvalidInput("an e-mail preview needs the key that signs unsubscribe links")
         link = unsubscribe_url(secret, base_url, customer_id, channel)
+    # Tracked links as long as real ones (SMS length counts them), for no contact: a
+    # preview's link redirects like a real one and counts for nobody.
+    track = link_maker(secret or "preview", base_url, PREVIEW_CONTACT, channel)
     try:
-        message = compile_template(picked).render(customer, offer, campaign, link)
+        message = compile_template(picked).render(customer, offer, campaign, link, track)
     except TemplateRenderError as e:
         hint = "" if offer else " (there is no offer yet to fill offer fields with)"
         raise InvalidInput(f"{e}{hint}", where="preview") from None

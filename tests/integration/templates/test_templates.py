@@ -13,6 +13,7 @@ from tactica.errors import InvalidInput, NotFound
 from tactica.services import offers, templates
 from tactica.services.importing import import_customers
 from tactica.store.db import Store
+from tactica.store.models import Response
 
 SECRET = "template-test-secret"
 CUSTOMERS = """\
@@ -201,3 +202,19 @@ def test_a_template_that_needs_an_offer_says_so_when_there_is_none(store: Store)
         )
         with pytest.raises(InvalidInput, match="there is no offer yet"):
             templates.preview(s, "t", "sms", "c1")
+
+
+def test_a_preview_fills_tracked_links_in_as_long_as_real_ones(ready: Store) -> None:
+    from tactica.services.links import follow_link
+
+    body = 'Gold for you: {{ track("https://bank.example/gold") }}'
+    with ready.session() as s:
+        templates.save_template(s, MessageTemplate("link", "sms", "en", None, body), actor="t")
+        s.commit()
+        out = templates.preview(s, "link", "sms", "c1", secret=SECRET)
+    link = out["body"].split(": ", 1)[1]
+    assert link.startswith("http://127.0.0.1:8000/r/") and out["sms_length"]["units"] > 60
+    # It goes where it says, and counts as nobody's click.
+    assert follow_link(ready, link.rsplit("/", 1)[1], secret=SECRET) == "https://bank.example/gold"
+    with ready.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Response)) == 0

@@ -66,6 +66,10 @@ def test_settings_required_unknown_and_typed() -> None:
     assert _spec("smtp", settings={**GOOD_SETTINGS["smtp"], "sender": "offers"}).problems() == [
         "settings.sender: an e-mail address such as offers@example.com, got 'offers'"
     ]
+    bad_reply = {**GOOD_SETTINGS["smtp"], "reply_to": "replies"}
+    assert _spec("smtp", settings=bad_reply).problems() == [
+        "settings.reply_to: an e-mail address such as replies@example.com, got 'replies'"
+    ]
     assert _spec("sms_http", settings={"url": "ftp://x", "api_key": "k"}).problems() == [
         "settings.url: an http:// or https:// URL, got 'ftp://x'"
     ]
