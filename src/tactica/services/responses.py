@@ -177,6 +177,9 @@ def take_responses(
         raise InvalidInput(f"opt-out scope: one of channel, all, got {opt_out_scope!r}")
     for i, item in enumerate(items):
         check_inbound(item, f"responses[{i}]")
+    # Read the replies before taking the write lock: on SQLite, writers wait for each
+    # other, and reading is most of a batch's work.
+    readings = _read_first(store, items)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with _one_writer(store), store.session() as s:
@@ -186,7 +189,9 @@ def take_responses(
                     # process writes), so no other writer can commit between its reads
                     # and its writes, which SQLite would refuse ("database is locked").
                     s.execute(sa.delete(_RESPONSES).where(sa.false()))
-                taken = take_in(s, source, items, actor=actor, scope=opt_out_scope, now=now)
+                taken = take_in(
+                    s, source, items, actor=actor, scope=opt_out_scope, now=now, readings=readings
+                )
                 s.commit()
                 return taken
         except (IntegrityError, OperationalError) as e:
@@ -228,12 +233,15 @@ def take_in(
     actor: str = "system",
     scope: str = "channel",
     now: datetime | None = None,
+    readings: Mapping[tuple[str, str | None], Classification] | None = None,
 ) -> Taken:
     """:func:`take_responses` inside the caller's transaction (the caller commits).
 
     Set-based: a batch costs a fixed number of statements whatever its size (each
     lookup reads every item's rows at once, each kind of row is written in one
     statement), with what each response leads to decided in memory first.
+    ``readings``: the replies already classified with the rules, by text and
+    language (see :func:`_read_first`); otherwise they are classified here.
     """
     now = now or datetime.now(UTC)
     taken = Taken()
@@ -242,10 +250,9 @@ def take_in(
     if not fresh:
         return taken
     attributed = _attribute(s, fresh, now)
-    if any(i.outcome is None and i.kind == "reply" for i in fresh):
-        understand = _classifier(s)
-    else:
-        understand = _no_rules
+    understand: Callable[[str, str | None], Classification] = _no_rules
+    if _needs_rules(fresh):
+        understand = _classifier(s) if readings is None else _known(readings)
     plans = [
         _plan(item, *attributed[item.message_id], _understand(item, understand)) for item in fresh
     ]
@@ -508,6 +515,33 @@ def _classifier(s: Session) -> Callable[[str, str | None], Classification]:
 
 def _no_rules(text: str, language: str | None) -> Classification:
     return classify(text, [], language=language)
+
+
+def _needs_rules(items: Iterable[Inbound]) -> bool:
+    """True when a batch holds a reply to read with the rules (else none are read)."""
+    return any(i.outcome is None and i.kind == "reply" for i in items)
+
+
+def _read_first(
+    store: Store, items: Sequence[Inbound]
+) -> dict[tuple[str, str | None], Classification] | None:
+    """Every text of ``items`` that :func:`take_in` may classify, read with the rules
+    as they are now (in a transaction of its own); None when none needs the rules."""
+    if not _needs_rules(items):
+        return None
+    with store.session() as s:
+        read = _classifier(s)
+    texts = {(i.text, i.language) for i in items if i.outcome is None and i.kind != "click"}
+    return {(text, language): read(text, language) for text, language in texts}
+
+
+def _known(
+    readings: Mapping[tuple[str, str | None], Classification],
+) -> Callable[[str, str | None], Classification]:
+    def read(text: str, language: str | None) -> Classification:
+        return readings[(text, language)]
+
+    return read
 
 
 def _understand(item: Inbound, read: Callable[[str, str | None], Classification]) -> Classification:
