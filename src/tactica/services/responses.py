@@ -25,7 +25,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -47,8 +47,6 @@ from tactica.domain.replies import (
 from tactica.domain.sales import (
     AssignmentStrategy,
     LeadStatus,
-    assignment_stamp,
-    choose_rep,
     sla_due,
 )
 from tactica.errors import Conflict, InvalidInput, NotFound
@@ -66,10 +64,8 @@ from tactica.store.models import (
     Program,
     ReplyRuleRow,
     Response,
-    SalesRep,
     SpecialList,
     SpecialListEntry,
-    UtcDateTime,
 )
 
 log = logging.getLogger(__name__)
@@ -93,7 +89,6 @@ _ENTRIES = cast(sa.Table, SpecialListEntry.__table__)
 _AUDIT = cast(sa.Table, AuditEntry.__table__)
 _ORDERS = cast(sa.Table, Order.__table__)
 _LEADS = cast(sa.Table, Lead.__table__)
-_REPS = cast(sa.Table, SalesRep.__table__)
 #: How far a source's clock may be behind ours when it stamps a reply.
 CLOCK_SKEW = timedelta(minutes=2)
 
@@ -800,10 +795,9 @@ def _open_leads(s: Session, plans: Sequence[_Plan], *, now: datetime) -> None:
     """Open a lead for each plan and assign it, as :func:`sales.open_lead` does one by one.
 
     The program's strategy and SLA, the customer's territory and the offer's product
-    are read once for the batch; each lead is then assigned in turn against the reps'
-    loads as the leads before it left them, and the leads and the reps' turns are
-    written in one statement each (reps in name order, so two batches taken at once
-    never wait on each other's reps in opposite orders).
+    are read once for the batch; :func:`sales.pick_reps` assigns the leads in turn
+    (each against the reps' loads as the leads before it left them), and the leads
+    are written in one statement.
     """
     if not plans:
         return
@@ -824,7 +818,7 @@ def _open_leads(s: Session, plans: Sequence[_Plan], *, now: datetime) -> None:
     places: dict[str, str | None] = {}
     found = None
     if any(st == AssignmentStrategy.TERRITORY.value for st, _ in strategies):
-        found = sales._territory(s)
+        found = sales.territory_column(s)
     if found is not None:
         table, column = found
         customers = sorted({p.customer_id for p in plans if p.customer_id})
@@ -842,28 +836,22 @@ def _open_leads(s: Session, plans: Sequence[_Plan], *, now: datetime) -> None:
                 sa.select(Offer.code, Offer.product).where(Offer.code.in_(codes))
             )
         }
-    loads = {r.username: r for r in sales.rep_loads(s)}
-    stamps: dict[str, datetime] = {}
+    reps = sales.pick_reps(
+        s,
+        [
+            (
+                strategy,
+                places.get(p.customer_id) if p.customer_id else None,
+                products.get(p.contact.offer) if p.contact and p.contact.offer else None,
+            )
+            for p, (strategy, _) in zip(plans, strategies, strict=True)
+        ],
+        now=now,
+    )
     leads: list[dict[str, Any]] = []
-    for p, (strategy, hours) in zip(plans, strategies, strict=True):
+    for p, (_, hours), rep in zip(plans, strategies, reps, strict=True):
         contact = p.contact
         assert contact is not None and p.customer_id is not None
-        territory = places.get(p.customer_id)
-        skill = products.get(contact.offer) if contact.offer else None
-        chosen = choose_rep(
-            list(loads.values()),
-            strategy,
-            territory=sales._fold(territory),
-            skill=sales._fold(skill),
-        )
-        rep = assigned_at = None
-        if chosen is not None:
-            stamp = assignment_stamp(loads.values(), now)
-            loads[chosen.username] = replace(
-                chosen, open_leads=chosen.open_leads + 1, last_assigned_at=stamp
-            )
-            stamps[chosen.username] = stamp
-            rep, assigned_at = chosen.username, now
         leads.append(
             {
                 "customer_id": p.customer_id,
@@ -875,19 +863,12 @@ def _open_leads(s: Session, plans: Sequence[_Plan], *, now: datetime) -> None:
                 "response_id": p.response_id,
                 "status": LeadStatus.NEW.value,
                 "rep": rep,
-                "assigned_at": assigned_at,
+                "assigned_at": now if rep is not None else None,
                 "due_at": sla_due(now, hours),
                 "created_at": now,
             }
         )
     s.execute(sa.insert(_LEADS), leads)
-    if stamps:
-        s.execute(
-            sa.update(_REPS)
-            .where(_REPS.c.username == sa.bindparam("who"))
-            .values(last_assigned_at=sa.bindparam("stamp", type_=UtcDateTime())),
-            [{"who": who, "stamp": stamps[who]} for who in sorted(stamps)],
-        )
 
 
 def apply_outcome(
