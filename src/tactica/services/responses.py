@@ -467,6 +467,9 @@ def _latest_contacts(
 #: and the same few words come back again and again: YES, STOP, 退订, ДА).
 _REMEMBERED_TEXT = 160
 _RULE_TABLE = cast(sa.Table, ReplyRuleRow.__table__)
+#: What tells one state of the rule table from another: every column but the time a
+#: row was made (which never changes, and costs most to read).
+_RULE_STATE = [c for c in _RULE_TABLE.c if c.name != "created_at"]
 
 
 @dataclass(frozen=True)
@@ -486,10 +489,10 @@ def _classifier(s: Session) -> Callable[[str, str | None], Classification]:
     Classifying is a pure function of the text, the language and the rules, so while
     the rule table holds the same rows, a reply read before is read the same way
     again, and the rules need not be built again (the table's rows are compared,
-    every column; any change makes a new reader from :func:`active_rules`).
+    see :data:`_RULE_STATE`; any change makes a new reader from :func:`active_rules`).
     """
     global _reader
-    stored = tuple(tuple(r) for r in s.execute(sa.select(_RULE_TABLE).order_by(_RULE_TABLE.c.id)))
+    stored = tuple(tuple(r) for r in s.execute(sa.select(*_RULE_STATE).order_by(_RULE_TABLE.c.id)))
     held = _reader
     if held is not None and held.stored == stored:
         return held.read
