@@ -33,7 +33,10 @@ After each repeat the bench counts the rows in ``responses`` against the unique
 message ids sent, compares the two sets, checks the duplicates the server reported,
 and stops loudly if any reply was lost. Between repeats (untimed) responses, leads,
 orders, the opt-out entries and their audit rows are deleted and the database tidied
-(SQLite: WAL checkpoint; PostgreSQL: ``VACUUM (ANALYZE)``).
+(SQLite: WAL checkpoint; PostgreSQL: ``VACUUM (ANALYZE)``). Each repeat prints the
+request latencies (p50, p99), the CPU seconds of the server's processes and of this
+one (the gateway's connections), and how many cores the whole machine kept busy
+meanwhile (from ``/proc/stat``: the database server's work, and anyone else's).
 
 ``--profile`` adds one pass of the batches through ``responses.take_responses`` in
 this process under cProfile (no HTTP; not in the figures) and prints the top of it.
@@ -377,6 +380,14 @@ class Sent:
     refused: Counter[str] = field(default_factory=Counter)  # answers other than 200
     client_cpu: float = 0.0
     server_cpu: float = 0.0
+    busy: float = 0.0  # cores the whole machine kept busy meanwhile (ours, the database's, others')
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def send(base: str, bodies: list[bytes], clients: int, server: Server) -> Sent:
@@ -436,6 +447,7 @@ def send(base: str, bodies: list[bytes], clients: int, server: Server) -> Sent:
         th.start()
     server_cpu = server.cpu()
     cpu = time.process_time()
+    busy = _machine_busy()
     start.wait()
     t0 = time.perf_counter()
     for th in threads:
@@ -443,6 +455,7 @@ def send(base: str, bodies: list[bytes], clients: int, server: Server) -> Sent:
     out.seconds = time.perf_counter() - t0
     out.client_cpu = time.process_time() - cpu
     out.server_cpu = server.cpu() - server_cpu
+    out.busy = (_machine_busy() - busy) / out.seconds
     out.accepted, out.duplicates = out.results["accepted"], out.results["duplicates"]
     return out
 
@@ -537,7 +550,8 @@ def _one(
         f"in {sent.seconds:.2f} s = {rate:,.0f} replies/s; request p50 "
         f"{p50:.0f} ms, p99 {p99:.0f} ms; "
         f"{sent.retries} retried, {sent.failed} failed; server CPU {sent.server_cpu:.1f} s, "
-        f"client CPU {sent.client_cpu:.1f} s",
+        f"client CPU {sent.client_cpu:.1f} s; machine busy {sent.busy:.1f} of "
+        f"{os.cpu_count()} cores",
         flush=True,
     )
     print(f"  results {dict(sorted(results.items()))}; mix sent {dict(work.expected)}", flush=True)
