@@ -1,14 +1,17 @@
 """Response ingestion over HTTP: a gateway's signed replies, taken by the real server.
 
-    python -m bench.responses [--replies 50000] [--batch 100] [--single 5000]
-        [--clients 4] [--customers 100000] [--repeat 3] [--db-url URL]
-        [--server serve|uvicorn] [--server-workers 2] [--profile]
+    python -m bench.responses [--replies 50000] [--batch 100] [--single 2000]
+        [--clients 4] [--customers 100000] [--history 100000] [--signed 0.3]
+        [--repeat 3] [--db-url URL] [--server serve|uvicorn] [--server-workers 2]
+        [--profile]
 
 Builds (untimed) a fresh store: ``--customers`` customers with msisdn and language
 (en/zh/ru), an offer, a program of one SMS campaign (response window 7 days, leads
 assigned round robin), run with the real ``runs.run_program`` and every contact
 marked sent an hour ago; 20 sales reps with room for every lead; an SMS channel
-``bench-gw`` with an ``inbound_token``.
+``bench-gw`` with an ``inbound_token``; and ``--history`` replies of the month
+before, written straight into ``responses`` (a store in use is not empty: its table,
+indexes and, on PostgreSQL, analysed statistics are those of a table with rows).
 
 Then starts the server as an operator would, in a child process on a free port:
 ``tactica serve --no-dispatch`` (the default; one process, as the CLI serves it), or
@@ -20,9 +23,11 @@ Each repeat sends ``--replies`` replies as a gateway would: ``POST
 ``X-Tactica-Signature``), ``--batch`` replies per request, from ``--clients``
 concurrent keep-alive connections (threads, each taking the next request from a
 shared queue). The mix: about 40 % order words, 30 % interest, 10 % opt-out and 20 %
-other, in English, Chinese and Russian (the customer's language); 3 % from numbers
-no customer has, 10 % of numbers written without the ``+``; 2 % of the replies are
-sent a second time, in a later request (a gateway retrying). A request that gets
+other, in English, Chinese and Russian (the customer's language), a stock reply each
+(YES, 退订, подробнее...), of which a share ``--signed`` (30 %) are written out with
+the sender's name and a number, so that no two of those are the same text; 3 % from
+numbers no customer has, 10 % of numbers written without the ``+``; 2 % of the
+replies are sent a second time, in a later request (a gateway retrying). A request that gets
 any answer but 200, or none, is sent again after a short pause (up to 10 times), as a
 gateway would, and counted with the answers it got.
 Replies/s = unique replies / seconds from the first request sent to the last one
@@ -32,8 +37,9 @@ second figure).
 After each repeat the bench counts the rows in ``responses`` against the unique
 message ids sent, compares the two sets, checks the duplicates the server reported,
 and stops loudly if any reply was lost. Between repeats (untimed) responses, leads,
-orders, the opt-out entries and their audit rows are deleted and the database tidied
-(SQLite: WAL checkpoint; PostgreSQL: ``VACUUM (ANALYZE)``). Each repeat prints the
+orders, the opt-out entries and their audit rows are deleted (the history stays) and
+the database tidied (SQLite: WAL checkpoint; PostgreSQL: ``VACUUM (ANALYZE)``).
+Each repeat prints the
 request latencies (p50, p99), the CPU seconds of the server's processes and of this
 one (the gateway's connections), and how many cores the whole machine kept busy
 meanwhile (from ``/proc/stat``: the database server's work, and anyone else's).
@@ -69,6 +75,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 from urllib.parse import unquote
 
 import httpx
@@ -159,6 +166,8 @@ NAMES = {
 UNKNOWN_SHARE = 0.03
 NO_PLUS_SHARE = 0.10
 RESENT_SHARE = 0.02
+#: The replies sent by the repeats (not the history, whose ids start with h-).
+_timed = Response.message_id.not_like("h-%")
 
 
 # ---------------------------------------------------------------------- set-up (untimed)
@@ -209,13 +218,57 @@ def build(store: Store, customers: int, sent: datetime) -> int:
     return done.contacts
 
 
+def history(store: Store, n: int, customers: int, before: datetime) -> None:
+    """``n`` replies taken over the month before ``before``, straight into ``responses``.
+
+    A store in use has its replies of the past: the table, its indexes and (on
+    PostgreSQL, analysed here as autovacuum would have) the planner's statistics are
+    those of a table that is not empty. Their orders and leads are left out.
+    """
+    rnd = random.Random(0)
+    kinds, weights = zip(*MIX, strict=True)
+    done = {"order": "order", "interest": "lead", "opt_out": "opt_out", "other": "review"}
+    table = cast(sa.Table, Response.__table__)
+    with store.session() as s:
+        for start in range(0, n, 10_000):
+            rows = []
+            for k in range(start, min(start + 10_000, n)):
+                who = rnd.randrange(customers)
+                kind = rnd.choices(kinds, weights)[0]
+                language = LANGUAGES[who % 3]
+                rows.append(
+                    {
+                        "source": CHANNEL,
+                        "message_id": f"h-{k:07d}",
+                        "channel": "sms",
+                        "kind": "reply",
+                        "received_at": before - timedelta(seconds=rnd.randrange(30 * 86_400)),
+                        "sender": _msisdn(who),
+                        "text": rnd.choice(TEXTS[kind][language]),
+                        "customer_id": f"c{who:07d}",
+                        "attributed_by": "window",
+                        "language": language,
+                        "outcome": kind,
+                        "confidence": 1.0,
+                        "result": done[kind],
+                        "review": "done" if kind == "other" else None,
+                        "data": {},
+                    }
+                )
+            s.execute(sa.insert(table), rows)
+        s.commit()
+    if store.dialect == "postgresql":
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("ANALYZE")
+
+
 def reset(store: Store) -> None:
-    """What the previous repeat took, gone; the database tidied."""
+    """What the previous repeat took, gone (the history stays); the database tidied."""
     with store.session() as s:
         opt_out = s.scalar(sa.select(SpecialList.id).where(SpecialList.kind == "opt_out"))
         s.execute(sa.delete(Lead))
         s.execute(sa.delete(Order))
-        s.execute(sa.delete(Response))
+        s.execute(sa.delete(Response).where(_timed))
         s.execute(sa.delete(SpecialListEntry).where(SpecialListEntry.list_id == opt_out))
         s.execute(sa.delete(AuditEntry).where(AuditEntry.actor == f"channel:{CHANNEL}"))
         s.execute(sa.update(SalesRep).values(last_assigned_at=None))
@@ -463,11 +516,13 @@ def send(base: str, bodies: list[bytes], clients: int, server: Server) -> Sent:
 def verify(store: Store, work: Load, sent: Sent) -> dict[str, int]:
     """Stop loudly unless every unique reply sent is stored once; the results by kind."""
     with store.session() as s:
-        stored = list(s.scalars(sa.select(Response.message_id).where(Response.source == CHANNEL)))
+        stored = list(
+            s.scalars(sa.select(Response.message_id).where(Response.source == CHANNEL, _timed))
+        )
         results = dict(
             s.execute(
                 sa.select(Response.result, sa.func.count())
-                .where(Response.source == CHANNEL)
+                .where(Response.source == CHANNEL, _timed)
                 .group_by(Response.result)
             ).all()
         )
@@ -590,9 +645,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--replies", type=int, default=50_000, help="unique replies, batched")
     ap.add_argument("--batch", type=int, default=100, help="replies per request (≤ 1,000)")
-    ap.add_argument("--single", type=int, default=5_000, help="replies sent one per request")
+    ap.add_argument("--single", type=int, default=2_000, help="replies sent one per request")
     ap.add_argument("--clients", type=int, default=4, help="concurrent connections")
     ap.add_argument("--customers", type=int, default=100_000)
+    ap.add_argument("--history", type=int, default=100_000, help="earlier replies in the store")
     ap.add_argument(
         "--signed", type=float, default=0.3, help="share of replies written out (unique texts)"
     )
@@ -611,10 +667,13 @@ def main() -> None:
         server = None
         try:
             t = time.perf_counter()
-            contacts = build(store, args.customers, datetime.now(UTC) - timedelta(hours=1))
+            sent_at = datetime.now(UTC) - timedelta(hours=1)
+            contacts = build(store, args.customers, sent_at)
+            history(store, args.history, args.customers, sent_at - timedelta(days=8))
             print(
                 f"built the store: {args.customers:,} customers, {contacts:,} contacts sent, "
-                f"{REPS} reps, in {time.perf_counter() - t:.1f} s",
+                f"{REPS} reps, {args.history:,} earlier replies, "
+                f"in {time.perf_counter() - t:.1f} s",
                 flush=True,
             )
             server = Server(url, home, args.server, args.server_workers)
