@@ -7,17 +7,14 @@ next run and its dispatch leave out whoever said STOP.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from tactica.api.app import create_app
+from tactica.api.local_server import serving
 from tactica.channels.local_peers import LocalSmsGateway, LocalSmtpSink
 from tactica.config import Settings
 from tactica.services import dispatch, explain, runs
@@ -31,19 +28,8 @@ SECRET = "replies-secret"
 @pytest.fixture
 def api_url(store: Store) -> Iterator[str]:
     """The API over ``store`` on a free local port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = create_app(Settings(secret_key="test"), store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(Settings(secret_key="test"), store)) as url:
+        yield url
 
 
 def _sms_to(gateway: LocalSmsGateway) -> list[str]:

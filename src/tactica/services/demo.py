@@ -353,13 +353,9 @@ def replies_demo(store: Store, secret: str, *, replies: int = 66) -> RepliesDemo
     the leads have someone to go to.
     """
     import secrets as _secrets
-    import socket
-    import threading
-    import time
-
-    import uvicorn
 
     from tactica.api.app import create_app
+    from tactica.api.local_server import serving
     from tactica.channels.local_peers import LocalSmsGateway
     from tactica.config import Settings
     from tactica.store.customer_table import customer_table, load_schema
@@ -386,18 +382,9 @@ def replies_demo(store: Store, secret: str, *, replies: int = 66) -> RepliesDemo
         s.commit()
     if not texted:
         return out
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     app = create_app(Settings(secret_key=secret), store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        url = f"http://127.0.0.1:{port}/responses/inbound/{DEMO_SMS}"
+    with serving(app, log_level="error") as base:
+        url = f"{base}/responses/inbound/{DEMO_SMS}"
         with LocalSmsGateway(replies_url=url, replies_secret=token) as gateway:
             items = [
                 (str(msisdn), DEMO_REPLIES[i % len(DEMO_REPLIES)], None)
@@ -407,9 +394,6 @@ def replies_demo(store: Store, secret: str, *, replies: int = 66) -> RepliesDemo
             got.raise_for_status()
             out.sent = len(items)
             out.taken = {k: int(v) for k, v in got.json().items()}
-    finally:
-        server.should_exit = True
-        thread.join(10)
     with store.session() as s:
         rows = s.execute(
             sa.select(Response.customer_id, Response.text, Response.outcome, Response.result)

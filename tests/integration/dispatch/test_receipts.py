@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from tactica.api.app import create_app
+from tactica.api.local_server import serving
 from tactica.channels.local_peers import LocalSmsGateway
 from tactica.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tactica.config import Settings
@@ -25,19 +23,8 @@ SECRET = "receipts-secret"
 @pytest.fixture
 def api_url(dispatch_store: Store) -> Iterator[str]:
     """The app, served by uvicorn on a free local port, in a thread."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = create_app(Settings(secret_key="test"), dispatch_store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(Settings(secret_key="test"), dispatch_store)) as url:
+        yield url
 
 
 def _post(url: str, body: bytes, secret: str = SECRET) -> httpx.Response:

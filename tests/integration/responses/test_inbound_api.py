@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from tactica.api.app import create_app
+from tactica.api.local_server import serving
 from tactica.channels.local_peers import LocalSmsGateway
 from tactica.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tactica.config import Settings
@@ -42,19 +40,8 @@ def api(store: Store) -> Iterator[tuple[Store, str]]:
             )
         )
         s.commit()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = create_app(Settings(secret_key="test"), store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield store, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(Settings(secret_key="test"), store)) as url:
+        yield store, url
 
 
 def _count(store: Store, model: type) -> int:
