@@ -35,6 +35,8 @@ from typing import Any, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tactica.channels.local_smtp import close_connections
+
 log = logging.getLogger(__name__)
 
 #: The longest text kept of a reply (what the response store takes).
@@ -430,7 +432,9 @@ class InboundSmtpListener:
         controller, handler = self._controller, self._handler
         if controller is None or handler is None:
             return
-        closing = asyncio.run_coroutine_threadsafe(_close_all(handler.protocols), controller.loop)
+        closing = asyncio.run_coroutine_threadsafe(
+            close_connections(handler.protocols), controller.loop
+        )
         with contextlib.suppress(TimeoutError, RuntimeError):
             closing.result(timeout=2.0)
         controller.stop()
@@ -447,14 +451,6 @@ class InboundSmtpListener:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-async def _close_all(protocols: weakref.WeakSet[SMTP]) -> None:
-    for proto in list(protocols):
-        if proto.transport is not None and not proto.transport.is_closing():
-            proto.transport.close()
-    for _ in range(3):
-        await asyncio.sleep(0)
 
 
 __all__ = [

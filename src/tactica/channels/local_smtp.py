@@ -247,7 +247,9 @@ class LocalSmtpSink:
             return
         # Close open client connections inside the loop first, so no transport or task
         # is left behind when the loop stops.
-        closing = asyncio.run_coroutine_threadsafe(_close_all(handler.protocols), controller.loop)
+        closing = asyncio.run_coroutine_threadsafe(
+            close_connections(handler.protocols), controller.loop
+        )
         # Best effort: stopping the controller cancels whatever is left.
         with contextlib.suppress(TimeoutError, RuntimeError):
             closing.result(timeout=2.0)
@@ -267,7 +269,8 @@ class LocalSmtpSink:
         self.stop()
 
 
-async def _close_all(protocols: weakref.WeakSet[SMTP]) -> None:
+async def close_connections(protocols: weakref.WeakSet[SMTP]) -> None:
+    """Close an aiosmtpd server's client connections from inside its loop."""
     for proto in list(protocols):
         if proto.transport is not None and not proto.transport.is_closing():
             proto.transport.close()
