@@ -19,6 +19,11 @@ def serve(
     sla: bool = typer.Option(
         True, help="Also escalate leads past their SLA to the rep's manager, every minute"
     ),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="API processes answering requests (dispatch, SLA and e-mail intake stay in this one)",
+    ),
 ) -> None:
     """Serve the API (OpenAPI documentation at /docs), send what runs decide, watch lead SLAs."""
     import uvicorn
@@ -63,7 +68,20 @@ def serve(
             "(TACTICA_INBOUND_SMTP_PORT)"
         )
     try:
-        uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
+        if workers > 1:
+            # Each worker process builds its own app (and store) from the same settings;
+            # a store's connections cannot cross a fork.
+            console.print(f"{workers} API worker processes")
+            uvicorn.run(
+                "tactica.api.app:create_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="info",
+            )
+        else:
+            uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
     finally:
         stop.set()
         if listener is not None:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tactica.services import users
 from tactica.store.db import Store
@@ -21,7 +22,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_answers_over_http(tmp_path: Path) -> None:
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_over_http(tmp_path: Path, workers: int) -> None:
     home = tmp_path / "home"
     env = {**os.environ, "TACTICA_HOME": str(home), "TACTICA_SECRET_KEY": "x"}
     env.pop("TACTICA_DATABASE_URL", None)
@@ -33,7 +44,10 @@ def test_serve_answers_over_http(tmp_path: Path) -> None:
     store.dispose()
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tactica", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            *[sys.executable, "-m", "tactica", "serve", "--host", "127.0.0.1"],
+            *["--port", str(port), "--workers", str(workers)],
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -58,6 +72,12 @@ def test_serve_answers_over_http(tmp_path: Path) -> None:
         r = httpx.get(f"{base}/lists", headers={"Authorization": f"Bearer {tok}"}, timeout=5)
         assert r.status_code == 200
         assert {row["name"] for row in r.json()} >= {"opt_out", "vip"}
+        if workers > 1:
+            # The API is answered by worker processes of their own, each with its app.
+            workers_seen = [c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)]
+            assert len(workers_seen) == workers
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
