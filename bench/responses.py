@@ -2,7 +2,7 @@
 
     python -m bench.responses [--replies 50000] [--batch 100] [--single 2000]
         [--clients 4] [--customers 100000] [--history 100000] [--signed 0.3]
-        [--repeat 3] [--db-url URL] [--server serve|uvicorn] [--server-workers 2]
+        [--repeat 3] [--db-url URL] [--server serve|uvicorn] [--server-workers 1]
         [--profile]
 
 Builds (untimed) a fresh store: ``--customers`` customers with msisdn and language
@@ -14,9 +14,10 @@ before, written straight into ``responses`` (a store in use is not empty: its ta
 indexes and, on PostgreSQL, analysed statistics are those of a table with rows).
 
 Then starts the server as an operator would, in a child process on a free port:
-``tactica serve --no-dispatch`` (the default; one process, as the CLI serves it), or
-``--server uvicorn``: ``uvicorn --factory tactica.api.app:create_app --workers N``,
-the same app in N processes. Both read the store from ``TACTICA_DATABASE_URL``.
+``tactica serve --no-dispatch --no-sla --workers N`` (the default, N = 1 unless
+``--server-workers``), or ``--server uvicorn``: ``uvicorn --factory
+tactica.api.app:create_app --workers N``, the same app without the CLI around it.
+Both read the store from ``TACTICA_DATABASE_URL``.
 
 Each repeat sends ``--replies`` replies as a gateway would: ``POST
 /responses/inbound/bench-gw``, signed with the channel's token (``X-Tactica-Timestamp``,
@@ -363,8 +364,8 @@ class Server:
             PYTHONUNBUFFERED="1",
         )
         if kind == "serve":
-            cmd = [sys.executable, "-m", "tactica", "serve", "--no-dispatch"]
-            cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+            cmd = [sys.executable, "-m", "tactica", "serve", "--no-dispatch", "--no-sla"]
+            cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
         else:
             cmd = [sys.executable, "-m", "uvicorn", "--factory", "tactica.api.app:create_app"]
             cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
@@ -655,7 +656,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--db-url", default=None, help="default: SQLite in a temporary folder")
     ap.add_argument("--server", choices=["serve", "uvicorn"], default="serve")
-    ap.add_argument("--server-workers", type=int, default=2, help="with --server uvicorn")
+    ap.add_argument("--server-workers", type=int, default=1, help="API processes")
     ap.add_argument("--profile", action="store_true", help="one in-process pass under cProfile")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,6 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 
 class ReplyOutcome(StrEnum):
@@ -72,6 +73,9 @@ def _fix_lookalikes(word: str) -> str:
     return "".join(table.get(c, c) for c in word)
 
 
+# Every rule normalises the reply and its own keyword; a batch of replies meets the
+# same keywords again and again, so both are remembered (the function is pure).
+@lru_cache(maxsize=16384)
 def normalise(text: str, *, simplified: bool = False) -> str:
     """The reply as rules see it: compatible forms, case-folded, trimmed, one script a word.
 
