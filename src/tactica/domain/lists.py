@@ -24,6 +24,21 @@ class ListKind(StrEnum):
 
 ALL_CHANNELS = "all"
 
+#: What a marketer reads when an excluding list left a customer out.
+EXCLUSION_WORDS = {
+    ListKind.OPT_OUT: "opted out",
+    ListKind.DND: "do not disturb",
+    ListKind.BLACKLIST: "blacklisted",
+    ListKind.COMPLAINT: "complained",
+}
+
+
+def exclusion_reason(kind: str, name: str) -> str:
+    """The reason a decision gives for an entry on list ``name`` of ``kind``:
+    ``opted out (list 'opt_out')``; the batch engine writes the same text in SQL."""
+    words = EXCLUSION_WORDS.get(ListKind(kind)) if kind in set(ListKind) else None
+    return f"{words or 'on ' + kind} (list '{name}')"
+
 
 def check_channel(channel: str) -> str | None:
     """Why ``channel`` is not a valid list-entry channel, or None."""

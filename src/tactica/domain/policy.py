@@ -239,6 +239,27 @@ def in_window(entry_at: datetime, now: datetime, cap: FrequencyCap, tz: ZoneInfo
     return entry_at >= now or _same_calendar_unit(entry_at, now, cap.calendar, tz)
 
 
+def history_horizon(policy: ContactPolicy) -> timedelta:
+    """How far back the policy looks: older contacts cannot change any decision."""
+    days = 0.0
+    for rule in policy.rules:
+        if isinstance(rule, FrequencyCap):
+            if rule.days is not None:
+                days = max(days, rule.days)
+            else:
+                days = max(
+                    days,
+                    {Calendar.DAY: 2, Calendar.WEEK: 8, Calendar.MONTH: 32}[
+                        rule.calendar or Calendar.DAY
+                    ],
+                )
+        elif isinstance(rule, MinGap):
+            days = max(days, rule.hours / 24)
+        elif isinstance(rule, NoRepeatOffer):
+            days = max(days, rule.days)
+    return timedelta(days=days + 1)
+
+
 def check(
     candidate: Candidate,
     ledger: Iterable[LedgerEntry],

@@ -41,6 +41,7 @@ import duckdb
 import pyarrow as pa
 
 from tactica.domain.capacity import CampaignRoom
+from tactica.domain.control import BUCKETS
 from tactica.domain.policy import (
     Calendar,
     ContactPolicy,
@@ -55,7 +56,6 @@ from tactica.domain.schema import FieldType
 
 from .membership import MEMBERS_SCHEMA, MEMBERS_TABLE, rule_context
 from .plan import (
-    BUCKETS,
     BatchDecision,
     BatchInputs,
     CampaignPlan,

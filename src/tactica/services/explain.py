@@ -22,11 +22,12 @@ from typing import Any
 import duckdb
 import sqlalchemy as sa
 
+from tactica.domain.control import BUCKETS, control_bucket
 from tactica.domain.policy import Candidate, ContactStatus, LedgerEntry, Outcome, decide
 from tactica.domain.rules import compile_rule
 from tactica.domain.schema import FieldType
 from tactica.engine.membership import MEMBERS_SCHEMA, MEMBERS_TABLE, rule_context
-from tactica.engine.plan import BUCKETS, BatchInputs, CampaignPlan, control_bucket
+from tactica.engine.plan import BatchInputs, CampaignPlan
 from tactica.errors import NotFound
 from tactica.services.programs import get_program
 from tactica.services.run_inputs import campaign_rule, read_inputs, run_limits, take_snapshot

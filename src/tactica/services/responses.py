@@ -20,21 +20,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
-import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from tactica.domain.lists import ALL_CHANNELS, ListKind
@@ -67,6 +63,7 @@ from tactica.store.models import (
     SpecialList,
     SpecialListEntry,
 )
+from tactica.store.writers import one_writer, raced, take_write_lock
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +78,6 @@ _ANSWERED = ("sent", "delivered")
 _MAX_WINDOW = timedelta(days=366)
 #: How many times a batch is tried when it races another taker.
 ATTEMPTS = 3
-#: PostgreSQL's deadlock_detected and serialization_failure.
-_RACES = ("40P01", "40001")
 # The tables written in bulk, as Core tables.
 _RESPONSES = cast(sa.Table, Response.__table__)
 _ENTRIES = cast(sa.Table, SpecialListEntry.__table__)
@@ -177,47 +172,18 @@ def take_responses(
     readings = _read_first(store, items)
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with _one_writer(store), store.session() as s:
-                if store.dialect == "sqlite":
-                    # Write first: the transaction holds SQLite's write lock from its
-                    # start (waiting for it, up to the busy timeout, while another
-                    # process writes), so no other writer can commit between its reads
-                    # and its writes, which SQLite would refuse ("database is locked").
-                    s.execute(sa.delete(_RESPONSES).where(sa.false()))
+            with one_writer(store), store.session() as s:
+                take_write_lock(s, _RESPONSES)
                 taken = take_in(
                     s, source, items, actor=actor, scope=opt_out_scope, now=now, readings=readings
                 )
                 s.commit()
                 return taken
         except (IntegrityError, OperationalError) as e:
-            if attempt == ATTEMPTS or not _raced(e):
+            if attempt == ATTEMPTS or not raced(e):
                 raise
             log.info("responses from %s raced another taker (%s); taking them again", source, e)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _raced(e: DBAPIError) -> bool:
-    """True when ``e`` is a race another taker won: a unique key it wrote first, or
-    PostgreSQL breaking a deadlock or a serialization failure."""
-    return isinstance(e, IntegrityError) or getattr(e.orig, "sqlstate", None) in _RACES
-
-
-#: Per SQLite database, the lock its takers in this process write under, one at a time.
-_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_writers_lock = threading.Lock()
-
-
-@contextmanager
-def _one_writer(store: Store) -> Iterator[None]:
-    """On SQLite, one taker at a time in this process (the others wait their turn here,
-    rather than in SQLite's busy handler, which polls); elsewhere, no wait."""
-    if store.dialect != "sqlite":
-        yield
-        return
-    with _writers_lock:
-        lock = _sqlite_writers.setdefault(store.engine, threading.Lock())
-    with lock:
-        yield
 
 
 def take_in(

@@ -22,14 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tactica.domain.capacity import BudgetRoom, ChannelRoom, Limits, campaign_room
-from tactica.domain.lists import ListKind
+from tactica.domain.lists import EXCLUSION_WORDS, ListKind
 from tactica.domain.policy import (
-    Calendar,
     ContactPolicy,
     ContactStatus,
-    FrequencyCap,
-    MinGap,
-    NoRepeatOffer,
+    history_horizon,
 )
 from tactica.domain.rules import compile_rule
 from tactica.domain.rules.ast import render_literal
@@ -171,38 +168,8 @@ def _referenced(
     return names, static, lists
 
 
-def history_horizon(policy: ContactPolicy) -> timedelta:
-    """How far back the policy looks: older contacts cannot change any decision."""
-    days = 0.0
-    for rule in policy.rules:
-        if isinstance(rule, FrequencyCap):
-            if rule.days is not None:
-                days = max(days, rule.days)
-            else:
-                days = max(
-                    days,
-                    {Calendar.DAY: 2, Calendar.WEEK: 8, Calendar.MONTH: 32}[
-                        rule.calendar or Calendar.DAY
-                    ],
-                )
-        elif isinstance(rule, MinGap):
-            days = max(days, rule.hours / 24)
-        elif isinstance(rule, NoRepeatOffer):
-            days = max(days, rule.days)
-    return timedelta(days=days + 1)
-
-
 def _in(ids: Iterable[str] | None) -> Any:
     return None if ids is None else sorted(set(ids))
-
-
-#: How each kind of excluding list reads as a reason.
-_LIST_WORDS = {
-    ListKind.OPT_OUT: "opted out",
-    ListKind.DND: "do not disturb",
-    ListKind.BLACKLIST: "blacklisted",
-    ListKind.COMPLAINT: "complained",
-}
 
 
 def _sql_ids(column: str, ids: list[str] | None) -> str:
@@ -424,7 +391,7 @@ def _lists(
         + _sql_ids("e.customer_id", ids)
     )
     # What a marketer reads in the funnel and in explain: "opted out (list 'opt_out')".
-    said = " ".join(f"WHEN '{k.value}' THEN '{w}'" for k, w in _LIST_WORDS.items())
+    said = " ".join(f"WHEN '{k.value}' THEN '{w}'" for k, w in EXCLUSION_WORDS.items())
     reason = f"CASE l.kind {said} ELSE 'on ' || l.kind END || ' (list ''' || l.name || ''')'"
     queries = [
         (

@@ -20,6 +20,7 @@ from tactica.domain.capacity import (
     allocate,
     campaign_room,
 )
+from tactica.domain.control import control_bucket, is_held_out
 from tactica.domain.policy import (
     Calendar,
     Candidate,
@@ -43,8 +44,6 @@ from tactica.engine.plan import (
     BatchInputs,
     CampaignPlan,
     OfferPlan,
-    control_bucket,
-    is_held_out,
 )
 from tests.policy_strategies import CHANNELS, KINDS
 from tests.policy_strategies import policies as policies_strategy
