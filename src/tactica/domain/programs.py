@@ -412,7 +412,7 @@ _NAME_RULE = (
     "'_' and '-' (at most 100 characters)"
 )
 
-#: Campaign kinds: only outbound campaigns exist yet; triggered ones are reserved.
+#: Campaign kinds: ``outbound`` ones are decided by runs, ``triggered`` ones by events.
 CAMPAIGN_KINDS = ("outbound", "triggered")
 _ASSIGNMENTS = tuple(s.value for s in AssignmentStrategy)
 
@@ -443,6 +443,8 @@ class CampaignSpec:
     budget: Decimal | None = None
     #: Days after a contact during which a reply on its channel counts as its answer.
     response_window_days: int = 14
+    #: Event types a triggered campaign listens to; its rules may read ``event.<field>``.
+    events: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -492,9 +494,17 @@ def _rule_problems(
     segments: Collection[str],
     lists: Collection[str],
     expect: FieldType,
+    event_fields: Mapping[str, FieldType] | None = None,
 ) -> list[str]:
     try:
-        compile_rule(source, fields, segments=segments, lists=lists, expect=expect)
+        compile_rule(
+            source,
+            fields,
+            segments=segments,
+            lists=lists,
+            expect=expect,
+            event_fields=event_fields,
+        )
     except RuleError as exc:
         out = []
         for p in exc.problems:
@@ -502,6 +512,44 @@ def _rule_problems(
             out.append(f"{place}: line {p.line}, col {p.col}: {p.message}{snippet}")
         return out
     return []
+
+
+def event_fields_of(
+    names: Collection[str], event_types: Mapping[str, Mapping[str, FieldType]]
+) -> dict[str, FieldType]:
+    """The payload fields a campaign listening to ``names`` may read as ``event.<field>``.
+
+    Every field of every type listened to; a field a given event does not carry reads
+    as null. (Types declaring one field name with two types are refused on validation.)
+    """
+    out: dict[str, FieldType] = {}
+    for name in names:
+        out.update(event_types.get(name, {}))
+    return out
+
+
+def _event_fields(
+    at: str, names: Collection[str], event_types: Mapping[str, Mapping[str, FieldType]]
+) -> tuple[dict[str, FieldType], list[str]]:
+    out: list[str] = []
+    if not names:
+        out.append(f"{at}.events: a triggered campaign listens to at least one event type")
+    seen: dict[str, tuple[str, FieldType]] = {}
+    for i, name in enumerate(names):
+        if name not in event_types:
+            out.append(
+                f"{at}.events[{i}]: unknown event type {name!r}; "
+                f"event types are: {_listing(event_types)}"
+            )
+            continue
+        for fname, ty in event_types[name].items():
+            first = seen.setdefault(fname, (name, ty))
+            if first[1] is not ty:
+                out.append(
+                    f"{at}.events[{i}]: field {fname!r} is {ty.value} in {name!r} but "
+                    f"{first[1].value} in {first[0]!r}; a rule cannot read both"
+                )
+    return event_fields_of(names, event_types), out
 
 
 def _campaign_problems(
@@ -512,26 +560,39 @@ def _campaign_problems(
     segments: Collection[str],
     lists: Collection[str],
     offers: Collection[str],
+    event_types: Mapping[str, Mapping[str, FieldType]],
 ) -> list[str]:
     at = f"campaigns[{index}] {c.name!r}" if c.name else f"campaigns[{index}]"
     out: list[str] = []
     if not _PROGRAM_NAME.match(c.name):
         out.append(f"{at}.name: {c.name!r} {_NAME_RULE}")
-    if c.kind == "triggered":
-        out.append(f"{at}.kind: triggered campaigns are not supported yet; use 'outbound'")
-    elif c.kind not in CAMPAIGN_KINDS:
-        out.append(f"{at}.kind: unknown kind {c.kind!r}; kinds are: outbound")
+    event_fields: dict[str, FieldType] | None = None
+    if c.kind not in CAMPAIGN_KINDS:
+        out.append(f"{at}.kind: unknown kind {c.kind!r}; kinds are: {', '.join(CAMPAIGN_KINDS)}")
+    elif c.kind == "triggered":
+        event_fields, more = _event_fields(at, c.events, event_types)
+        out += more
+    elif c.events:
+        out.append(f"{at}.events: only a triggered campaign listens to events (kind: triggered)")
     if c.segment is not None and c.segment not in segments:
         out.append(
             f"{at}.segment: unknown segment {c.segment!r}; segments are: {_listing(segments)}"
         )
     if c.eligibility is not None:
         out += _rule_problems(
-            f"{at}.eligibility", c.eligibility, fields, segments, lists, FieldType.BOOL
+            f"{at}.eligibility",
+            c.eligibility,
+            fields,
+            segments,
+            lists,
+            FieldType.BOOL,
+            event_fields,
         )
     if c.score is not None:
         # FLOAT accepts any number (int or float), which is what a score needs.
-        out += _rule_problems(f"{at}.score", c.score, fields, segments, lists, FieldType.FLOAT)
+        out += _rule_problems(
+            f"{at}.score", c.score, fields, segments, lists, FieldType.FLOAT, event_fields
+        )
     if not c.offers:
         out.append(f"{at}.offers: a campaign needs at least one offer")
     seen: dict[str, int] = {}
@@ -593,12 +654,14 @@ def program_problems(
     lists: Collection[str],
     offers: Collection[str],
     allow_empty: bool = False,
+    event_types: Mapping[str, Mapping[str, FieldType]] | None = None,
 ) -> list[str]:
     """Every problem of ``spec``, each prefixed with its place; empty when it is valid.
 
     ``fields`` are the customer attributes rules may read; ``segments``, ``lists`` and
-    ``offers`` the names that exist. ``allow_empty`` accepts a program without campaigns
-    (a draft being written); a program must have one to run.
+    ``offers`` the names that exist; ``event_types`` the declared event types and their
+    payload fields (for triggered campaigns). ``allow_empty`` accepts a program without
+    campaigns (a draft being written); a program must have one to run.
     """
     out: list[str] = []
     if not _PROGRAM_NAME.match(spec.name):
@@ -636,7 +699,13 @@ def program_problems(
             )
         first.setdefault(c.name, i)
         out += _campaign_problems(
-            i, c, fields=fields, segments=segments, lists=lists, offers=offers
+            i,
+            c,
+            fields=fields,
+            segments=segments,
+            lists=lists,
+            offers=offers,
+            event_types=event_types or {},
         )
     if spec.budget is not None and _money_problem(spec.budget, optional=True) is None:
         budgets = [c.budget for c in spec.campaigns if c.budget is not None]
@@ -658,6 +727,7 @@ def validate_program(
     lists: Collection[str],
     offers: Collection[str],
     allow_empty: bool = False,
+    event_types: Mapping[str, Mapping[str, FieldType]] | None = None,
 ) -> None:
     """Raise :class:`InvalidInput` listing every problem of ``spec`` (see :func:`program_problems`).
 
@@ -671,6 +741,7 @@ def validate_program(
         lists=lists,
         offers=offers,
         allow_empty=allow_empty,
+        event_types=event_types,
     )
     if problems:
         lines = "\n".join(f"- {p}" for p in problems)

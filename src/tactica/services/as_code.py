@@ -24,12 +24,17 @@ A file holds one or more documents (``---`` between them), each with a ``kind``:
     name: default
     rules: [...]
     ---
+    kind: EventType
+    name: top_up
+    fields: {amount: float, channel: category}
+    required: [amount]
+    ---
     kind: Program
     name: spring-deposits
     campaigns: [...]
 
 Applying is all or nothing: every document is checked, in the order offers,
-templates, channels, policies, programs (so a program may use an offer or a
+templates, channels, policies, event types, programs (so a program may use an offer or a
 template defined in the same file), in one transaction; any problem names the
 file, the document and the field. Export writes channel secrets as ``********``;
 applying the mask keeps the secret already saved (see
@@ -52,10 +57,17 @@ from sqlalchemy.orm import Session
 from tactica.domain.channel_config import read_spec
 from tactica.domain.templates import MessageTemplate
 from tactica.errors import InvalidInput, NotFound, TacticaError
-from tactica.services import channel_configs, offers, policies, programs, templates
+from tactica.services import (
+    channel_configs,
+    event_types,
+    offers,
+    policies,
+    programs,
+    templates,
+)
 
 # Applied in this order, so that later kinds may use what earlier ones define.
-KINDS = ("Offer", "MessageTemplate", "Channel", "ContactPolicy", "Program")
+KINDS = ("Offer", "MessageTemplate", "Channel", "ContactPolicy", "EventType", "Program")
 _OFFER_FIELDS = {f.name for f in fields(offers.OfferInput)}
 _TEMPLATE_FIELDS = tuple(f.name for f in fields(MessageTemplate))
 
@@ -197,6 +209,10 @@ def apply_documents(
             elif kind == "ContactPolicy":
                 result = policies.apply_policy(session, raw, actor=actor, where="policy")
                 out.append(Applied(kind, str(raw.get("name")), result))
+            elif kind == "EventType":
+                ty = event_types.parse_event_type(raw, "event type")
+                result = event_types.save_event_type(session, ty, actor=actor)
+                out.append(Applied(kind, ty.name, result))
             else:
                 result = programs.apply_program(session, raw, actor=actor, where="program")
                 out.append(Applied(kind, str(raw.get("name")), result))
@@ -246,6 +262,8 @@ def export_documents(session: Session) -> str:
         )
     for pol in policies.list_policies(session):
         docs.append({"kind": "ContactPolicy", **pol})
+    for et in event_types.list_event_types(session):
+        docs.append({"kind": "EventType", **event_types.event_type_data(et)})
     for p in programs.list_programs(session):
         docs.append({"kind": "Program", **programs.program_data(session, p)})
     return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, allow_unicode=True)

@@ -21,6 +21,12 @@ A program document::
         capacity: 2000
         control_share: 0.1
         cost_per_contact: 0.05
+      - name: top-up-bonus                # answers events as they come, not runs
+        kind: triggered
+        events: [top_up]
+        eligibility: "event.amount >= 50 and tenure_months > 12"
+        offers: [DATA-5GB]
+        channels: [sms]
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from tactica.domain.programs import (
     transition,
 )
 from tactica.errors import Conflict, InvalidInput, NotFound
-from tactica.services import audit
+from tactica.services import audit, event_types
 from tactica.store.customer_table import load_schema
 from tactica.store.models import (
     Campaign,
@@ -82,6 +88,7 @@ _CAMPAIGN_KEYS = {
     "cost_per_contact",
     "budget",
     "response_window_days",
+    "events",
 }
 #: A program may change while it is being prepared or is paused, not while it runs.
 EDITABLE = {ProgramStatus.DRAFT, ProgramStatus.SCHEDULED, ProgramStatus.PAUSED}
@@ -187,6 +194,7 @@ def _campaign(raw: Any, where: str, problems: list[str]) -> CampaignSpec | None:
         or Decimal(0),
         budget=_money(raw.get("budget"), f"{where}.budget", problems),
         response_window_days=raw.get("response_window_days", 14),
+        events=_strings(raw.get("events", []), f"{where}.events", problems),
         **texts,
     )
 
@@ -244,6 +252,7 @@ def _problems_in_store(session: Session, spec: ProgramSpec, policy: str) -> list
         lists=set(session.scalars(sa.select(SpecialList.name))),
         offers=set(session.scalars(sa.select(Offer.code))),
         allow_empty=True,
+        event_types=event_types.fields_by_type(session),
     )
     if (
         session.scalar(sa.select(ContactPolicyRow.id).where(ContactPolicyRow.name == policy))
@@ -317,6 +326,8 @@ def program_data(session: Session, p: Program) -> dict[str, Any]:
         if c.budget is not None:
             camp["budget"] = _amount(c.budget)
         camp["response_window_days"] = c.response_window_days
+        if c.events:
+            camp["events"] = list(c.events)
         out["campaigns"].append(camp)
     return out
 
@@ -328,6 +339,9 @@ def _write(session: Session, p: Program, spec: ProgramSpec, policy: str) -> None
     p.schedule_kind = spec.schedule.kind.value
     p.schedule_at, p.schedule_cron = spec.schedule.at, spec.schedule.expression
     p.lead_assignment, p.lead_sla_hours = spec.lead_assignment, spec.lead_sla_hours
+    # Stamped even when only campaigns change: the real-time path reloads what it
+    # decides events with when a program's stamp moves.
+    p.updated_at = datetime.now(UTC)
     session.flush()
     session.execute(sa.delete(Campaign).where(Campaign.program_id == p.id))
     for i, c in enumerate(spec.campaigns):
@@ -349,6 +363,7 @@ def _write(session: Session, p: Program, spec: ProgramSpec, policy: str) -> None
                 cost_per_contact=c.cost_per_contact,
                 budget=c.budget,
                 response_window_days=c.response_window_days,
+                events=list(c.events),
             )
         )
     session.flush()

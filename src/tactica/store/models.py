@@ -331,6 +331,8 @@ class Campaign(Base):
     budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     #: How long after a contact a reply on its channel is still taken as an answer to it.
     response_window_days: Mapped[int] = mapped_column(Integer, default=14)
+    #: Event types a triggered campaign listens to (empty for outbound campaigns).
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
 class Run(Base):
@@ -434,6 +436,8 @@ class Contact(Base):
     provider_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     spent: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    #: The event (``events.id``) a triggered campaign's contact answers; None for a run's.
+    event_id: Mapped[int | None] = mapped_column(IdType)
 
 
 class HeldOut(Base):
@@ -749,3 +753,82 @@ class Activity(Base):
     result: Mapped[str] = mapped_column(String(32), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+
+
+class EventTypeRow(Base):
+    """A declared event type: its payload fields and their types, the required ones."""
+
+    __tablename__ = "event_types"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: field name → type name (``int``, ``float``, ``text``...)
+    fields: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    required: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), server_default=_now(), onupdate=_now()
+    )
+
+
+class EventRow(Base):
+    """One event taken, once (``event_id`` is the producer's id, unique), and what it led to.
+
+    ``status``: ``contacted`` (at least one contact), ``no_contact`` (campaigns
+    listened, none contacted), ``no_match`` (no live campaign listens to the type),
+    ``unattributed`` (no such customer). ``decisions`` holds, per campaign that
+    listened, the outcome and its reason: what ``tactica explain`` prints.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_customer", "customer_id", "occurred_at"),
+        Index("ix_events_received", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(String(128))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(16), default="http")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16))
+    contacts: Mapped[int] = mapped_column(Integer, default=0)
+    decisions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class EventFigure(Base):
+    """How a triggered campaign's events went on one day: a count per outcome and reason.
+
+    Added to in the transaction that decides the events, so the figures are exactly
+    what was committed. ``outcome`` is ``matched`` (the event reached the campaign),
+    ``not_eligible``, ``excluded``, ``held_out``, ``policy``, ``arbitration``,
+    ``capacity`` or ``contacted``; ``reason`` details it ('' when there is none).
+    """
+
+    __tablename__ = "event_figures"
+
+    program: Mapped[str] = mapped_column(String(100), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ChangeStamp(Base):
+    """A counter the database moves (by triggers) when what it names changes.
+
+    ``catalog``: any change to programs, campaigns, contact policies, offers,
+    segments, event types or customer fields (what real-time decisions are compiled
+    from); see migration 0010.
+    """
+
+    __tablename__ = "change_stamps"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

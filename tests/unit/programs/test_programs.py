@@ -188,7 +188,7 @@ def test_rule_snippet_follows_the_problem() -> None:
         ({"offers": ("A", "A")}, ".offers[1]: offer 'A' is listed twice (also offers[0])"),
         ({"channels": ()}, ".channels: a campaign needs at least one channel"),
         ({"channels": ("sms", "sms")}, ".channels[1]: channel 'sms' is listed twice"),
-        ({"kind": "triggered"}, ".kind: triggered campaigns are not supported yet"),
+        ({"kind": "triggered"}, ".events: a triggered campaign listens to at least one event type"),
         ({"kind": "batch"}, ".kind: unknown kind 'batch'"),
         ({"name": "Bad Name"}, "campaigns[0] 'Bad Name'.name: 'Bad Name' must start with"),
         ({"template": "  "}, ".template: is empty"),

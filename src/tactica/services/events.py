@@ -1,0 +1,443 @@
+"""Taking events: check, store once, decide, contact — in one transaction per batch.
+
+A batch of events (from ``POST /events``, the Redis Streams consumer or the daily
+lifecycle triggers) is taken like this:
+
+1. each event is checked against its declared type; a bad one is reported by its
+   index and the rest go on;
+2. the good ones are stored, once: an event id already taken is a duplicate,
+   acknowledged and not decided again (``ON CONFLICT DO NOTHING``, so two takers racing
+   on one id cannot both decide it);
+3. the customers' decisions are serialised: on PostgreSQL a transaction-scoped
+   advisory lock per customer (and per campaign or channel whose daily capacity is
+   counted), taken in one order so takers never deadlock; on SQLite the database's
+   write lock, taken first;
+4. the profiles are read (four queries for the batch), each event decided
+   (:func:`tactica.realtime.decide.decide_event`), and the contacts, their outbox
+   entries, the events' outcomes and the day's figures written — all before one
+   commit. A contact made here is in the ledger the moment it commits: the next
+   event and the next batch run count it.
+
+An event for a customer the store does not know is kept as ``unattributed`` and
+reported; it never fails the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from tactica.domain.events import Event, payload_json, read_event
+from tactica.domain.policy import ContactStatus
+from tactica.realtime.decide import CampaignOutcome, decide_event
+from tactica.realtime.profile import read_profiles
+from tactica.services.live_campaigns import Catalog, LiveCampaign, current
+from tactica.store.customer_table import customer_table
+from tactica.store.db import Store
+from tactica.store.models import Contact, EventFigure, EventRow, OutboxEntry
+from tactica.store.writers import one_writer, raced, take_write_lock
+
+log = logging.getLogger(__name__)
+
+#: How many times a batch is tried when it races another taker.
+ATTEMPTS = 3
+#: Most events one batch may hold.
+MAX_BATCH = 1000
+SOURCES = ("http", "stream", "lifecycle", "cli")
+
+_EVENTS = cast(sa.Table, EventRow.__table__)
+_CONTACTS = cast(sa.Table, Contact.__table__)
+_OUTBOX = cast(sa.Table, OutboxEntry.__table__)
+_FIGURES = cast(sa.Table, EventFigure.__table__)
+_NOT_COUNTED = [s.value for s in ContactStatus if not s.counts]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An event of the batch that could not be taken: its index, its id if any, why."""
+
+    index: int
+    event_id: str | None
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One new event and what it led to."""
+
+    index: int
+    event_id: str
+    customer_id: str
+    status: str
+    outcomes: tuple[CampaignOutcome, ...] = ()
+    contact_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class EventsTaken:
+    """What a batch of events did."""
+
+    decided: list[Decided] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        """Events stored by this batch (decided, unattributed or matching nothing)."""
+        return len(self.decided)
+
+    @property
+    def contacts(self) -> int:
+        """Contacts the batch made."""
+        return sum(len(d.contact_ids) for d in self.decided)
+
+    @property
+    def unattributed(self) -> list[str]:
+        """Ids of the events whose customer the store does not know."""
+        return [d.event_id for d in self.decided if d.status == "unattributed"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def take_events(
+    store: Store,
+    raw: Sequence[Any],
+    *,
+    source: str = "http",
+    now: datetime | None = None,
+) -> EventsTaken:
+    """Check, store and decide a batch of raw events (mappings as they came in).
+
+    Bad events are reported in ``rejected`` by index; the others are taken. Retried
+    (from the start, up to :data:`ATTEMPTS` times) when it races another taker.
+    """
+    received = now or _utcnow()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with one_writer(store), store.session() as s:
+                take_write_lock(s, _EVENTS)
+                taken = take_in(s, raw, source=source, now=received)
+                s.commit()
+                return taken
+        except (IntegrityError, OperationalError) as e:
+            if attempt == ATTEMPTS or not raced(e):
+                raise
+            log.info("events raced another taker (%s); taking them again", e)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> EventsTaken:
+    """:func:`take_events` inside the caller's transaction (the caller commits)."""
+    catalog = current(s, now)
+    out = EventsTaken()
+    good: list[tuple[int, Event]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        event, problems = read_event(item, catalog.types)
+        if event is None:
+            eid = item.get("id") if isinstance(item, Mapping) else None
+            out.rejected.append(Rejected(i, str(eid) if eid is not None else None, tuple(problems)))
+        elif event.event_id in seen:
+            out.duplicates.append(event.event_id)
+        else:
+            seen.add(event.event_id)
+            good.append((i, event))
+    if not good:
+        return out
+    ids = _claim(s, [e for _, e in good], source, now)
+    fresh = [(i, e) for i, e in good if e.event_id in ids]
+    out.duplicates += [e.event_id for _, e in good if e.event_id not in ids]
+    if not fresh:
+        return out
+    _lock(s, catalog, [e for _, e in fresh])
+    table = customer_table(catalog.schema)
+    profiles = read_profiles(
+        s,
+        table,
+        {e.customer_id for _, e in fresh},
+        now=now,
+        horizon=catalog.horizon,
+        static_segments=catalog.static_segments,
+    )
+    rooms = _Rooms(s, now)
+    figures: Counter[tuple[str, str, date, str, str]] = Counter()
+    contacts: list[dict[str, Any]] = []
+    owners: list[int] = []  # the index in ``results`` of each contact's event
+    results: list[tuple[int, Event, str, tuple[CampaignOutcome, ...]]] = []
+    for i, event in sorted(fresh, key=lambda p: (p[1].at, p[0])):
+        profile = profiles.get(event.customer_id)
+        campaigns = catalog.campaigns_for(event.type)
+        if profile is None:
+            results.append((i, event, "unattributed", ()))
+            continue
+        if not campaigns:
+            results.append((i, event, "no_match", ()))
+            continue
+        outcomes = tuple(
+            decide_event(
+                event,
+                profile,
+                campaigns,
+                now,
+                points=catalog.points,
+                consents=catalog.consents,
+                room=rooms.ask,
+            )
+        )
+        by_name = {(c.program, c.name): c for c in campaigns}
+        for o in outcomes:
+            camp = by_name[(o.program, o.campaign)]
+            day = _day(now, camp.policy.timezone)
+            figures[(o.program, o.campaign, day, "matched", "")] += 1
+            figures[(o.program, o.campaign, day, o.outcome, o.key[:200])] += 1
+            if o.outcome == "contacted":
+                contacts.append(_contact_row(event, camp, o, ids[event.event_id], now))
+                owners.append(len(results))
+        made = any(o.outcome == "contacted" for o in outcomes)
+        results.append((i, event, "contacted" if made else "no_contact", outcomes))
+    contact_ids = _insert_contacts(s, contacts, now)
+    per_event: dict[int, list[int]] = {}
+    for owner, cid in zip(owners, contact_ids, strict=True):
+        per_event.setdefault(owner, []).append(cid)
+    updates = []
+    for k, (i, event, status, outcomes) in enumerate(results):
+        made_ids = per_event.get(k, [])
+        updates.append(
+            {
+                "row_id": ids[event.event_id],
+                "status": status,
+                "contacts": len(made_ids),
+                "decisions": [_decision_data(o) for o in outcomes],
+                "decided_at": now,
+            }
+        )
+        out.decided.append(
+            Decided(i, event.event_id, event.customer_id, status, outcomes, tuple(made_ids))
+        )
+    s.execute(
+        sa.update(_EVENTS)
+        .where(_EVENTS.c.id == sa.bindparam("row_id"))
+        .values(
+            status=sa.bindparam("status"),
+            contacts=sa.bindparam("contacts"),
+            decisions=sa.bindparam("decisions"),
+            decided_at=sa.bindparam("decided_at"),
+        ),
+        updates,
+    )
+    _add_figures(s, figures)
+    out.decided.sort(key=lambda d: d.index)
+    return out
+
+
+def _claim(s: Session, events: Sequence[Event], source: str, now: datetime) -> dict[str, int]:
+    """Store the events not taken before; their row ids, by event id.
+
+    In event-id order, so two takers inserting overlapping batches wait for each other
+    in the same order (never in a circle).
+    """
+    rows = [
+        {
+            "event_id": e.event_id,
+            "type": e.type,
+            "customer_id": e.customer_id,
+            "occurred_at": e.at,
+            "received_at": now,
+            "decided_at": now,
+            "source": source,
+            "payload": payload_json(e.payload),
+            "status": "pending",
+            "contacts": 0,
+            "decisions": [],
+        }
+        for e in sorted(events, key=lambda e: e.event_id)
+    ]
+    insert = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(_EVENTS)
+    stmt = insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(
+        _EVENTS.c.event_id, _EVENTS.c.id
+    )
+    return {eid: rid for eid, rid in s.execute(stmt, rows)}
+
+
+def _lock_key(*parts: str) -> int:
+    """A signed 64-bit advisory-lock key for ``parts``."""
+    digest = hashlib.blake2b("\x1f".join(("tactica-event", *parts)).encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+def _lock(s: Session, catalog: Catalog, events: Sequence[Event]) -> None:
+    """On PostgreSQL, serialise decisions per customer, and per counted capacity."""
+    if s.get_bind().dialect.name != "postgresql":
+        return  # SQLite: the write lock taken at the start already serialises takers
+    keys = {_lock_key("customer", e.customer_id) for e in events}
+    for e in events:
+        for camp in catalog.campaigns_for(e.type):
+            if camp.capacity is not None:
+                keys.add(_lock_key("campaign", camp.program, camp.name))
+            for cap in camp.policy.daily_capacity:
+                if cap.channel in camp.channels:
+                    keys.add(_lock_key("channel", cap.channel))
+    s.execute(
+        sa.text(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM "
+            "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS ordered"
+        ),
+        {"keys": sorted(keys)},
+    )
+
+
+def _day(now: datetime, timezone: str) -> date:
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).date()
+
+
+def _day_start(now: datetime, timezone: str) -> datetime:
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    return datetime.combine(local.date(), time(), zone).astimezone(UTC)
+
+
+class _Rooms:
+    """Capacity left today, counted in the store when first asked and kept for the batch."""
+
+    def __init__(self, s: Session, now: datetime) -> None:
+        self.s, self.now = s, now
+        self.used: dict[tuple[str, ...], int] = {}
+
+    def _count(self, key: tuple[str, ...], since: datetime, *where: Any) -> int:
+        if key not in self.used:
+            self.used[key] = int(
+                self.s.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(Contact)
+                    .where(
+                        Contact.decided_at >= since,
+                        Contact.status.not_in(_NOT_COUNTED),
+                        *where,
+                    )
+                )
+                or 0
+            )
+        return self.used[key]
+
+    def ask(self, camp: Any, channel: str) -> tuple[str, str] | None:
+        """Why ``camp`` may not contact on ``channel`` now (None: it may, and it is counted)."""
+        assert isinstance(camp, LiveCampaign)
+        since = _day_start(self.now, camp.policy.timezone)
+        counted: list[tuple[str, ...]] = []
+        key: tuple[str, ...]
+        if camp.capacity is not None:
+            key = ("campaign", camp.program, camp.name)
+            used = self._count(
+                key, since, Contact.program == camp.program, Contact.campaign == camp.name
+            )
+            if used >= camp.capacity:
+                return (
+                    f"campaign capacity reached: {used} contacts today, capacity {camp.capacity}",
+                    "campaign capacity",
+                )
+            counted.append(key)
+        for cap in camp.policy.daily_capacity:
+            if cap.channel != channel:
+                continue
+            key = ("channel", channel, camp.policy.timezone)
+            used = self._count(key, since, Contact.channel == channel)
+            if used >= cap.per_day:
+                return (
+                    f"daily capacity of {channel} reached: {used} contacts today, "
+                    f"capacity {cap.per_day}",
+                    f"{channel} daily capacity",
+                )
+            counted.append(key)
+        for key in counted:
+            self.used[key] += 1
+        return None
+
+
+def _contact_row(
+    event: Event, camp: LiveCampaign, o: CampaignOutcome, event_row: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "run_id": None,
+        "program": camp.program,
+        "campaign": camp.name,
+        "campaign_kind": "triggered",
+        "customer_id": event.customer_id,
+        "offer": o.offer,
+        "channel": o.channel,
+        "score": o.score,
+        "cost": camp.cost_per_contact,
+        "rank": 1,
+        "status": ContactStatus.QUEUED.value,
+        "decided_at": now,
+        "event_id": event_row,
+    }
+
+
+def _insert_contacts(s: Session, rows: list[dict[str, Any]], now: datetime) -> list[int]:
+    """Insert the contacts and put them in the outbox; their ids, in the order given."""
+    if not rows:
+        return []
+    ids = [
+        r.id
+        for r in s.execute(
+            sa.insert(_CONTACTS).returning(_CONTACTS.c.id, sort_by_parameter_order=True), rows
+        )
+    ]
+    s.execute(
+        sa.insert(_OUTBOX),
+        [
+            {"channel": r["channel"], "due_at": now, "contact_id": cid, "attempts": 0}
+            for r, cid in zip(rows, ids, strict=True)
+        ],
+    )
+    return ids
+
+
+def _decision_data(o: CampaignOutcome) -> dict[str, Any]:
+    out: dict[str, Any] = {"program": o.program, "campaign": o.campaign, "outcome": o.outcome}
+    if o.reason:
+        out["reason"] = o.reason
+    if o.offer:
+        out["offer"], out["channel"] = o.offer, o.channel
+    if o.outcome == "contacted":
+        out["score"] = o.score
+        out["cost"] = format(o.cost, "f") if isinstance(o.cost, Decimal) else str(o.cost)
+    return out
+
+
+def _add_figures(s: Session, figures: Counter[tuple[str, str, date, str, str]]) -> None:
+    """Add the batch's counts to the day's figures, in key order (no deadlock between takers)."""
+    if not figures:
+        return
+    rows = [
+        {"program": p, "campaign": c, "day": d, "outcome": o, "reason": r, "count": n}
+        for (p, c, d, o, r), n in sorted(figures.items())
+    ]
+    insert = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(_FIGURES)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["program", "campaign", "day", "outcome", "reason"],
+        set_={"count": _FIGURES.c.count + insert.excluded.count},
+    )
+    s.execute(stmt, rows)

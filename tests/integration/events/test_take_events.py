@@ -1,0 +1,312 @@
+"""Taking events: checked, stored once, decided under the same contact policy as runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from tactica.domain.schema import FieldDef, FieldType
+from tactica.services import as_code, lists, programs, runs
+from tactica.services.events import take_events
+from tactica.store.customer_table import add_fields, customer_table, load_schema
+from tactica.store.db import Store
+from tactica.store.models import Contact, EventFigure, EventRow, OutboxEntry
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+DOCS = """\
+kind: EventType
+name: top_up
+description: prepaid balance topped up
+fields: {amount: float, shop: text}
+required: [amount]
+---
+kind: EventType
+name: bill_paid
+fields: {amount: float}
+---
+kind: Offer
+code: DATA-5GB
+name: 5 GB of data
+value: 5
+---
+kind: Offer
+code: ROAM
+name: Roaming pack
+value: 8
+eligibility: "tenure_months >= 24"
+---
+kind: ContactPolicy
+name: gentle
+per_run: 1
+rules:
+  - {type: cap, name: one-a-month, max: 1, days: 30}
+---
+kind: Program
+name: moments
+owner: ana
+policy: gentle
+campaigns:
+  - name: top-up-bonus
+    kind: triggered
+    events: [top_up]
+    eligibility: "event.amount >= 50 and tenure_months > 12"
+    offers: [DATA-5GB, ROAM]
+    channels: [sms]
+    priority: 10
+    cost_per_contact: 0.05
+  - name: monthly
+    offers: [DATA-5GB]
+    channels: [sms]
+"""
+
+
+def _customers(n: int = 12) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"c{i:02d}",
+            "tenure_months": 6 + 3 * i,
+            "msisdn": None if i == 7 else f"+35191{i:07d}",
+            "consent_sms": i != 8,
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def events_store(store: Store) -> Store:
+    """Customers c00..c11 (tenure 6..39 months), two event types, a running program."""
+    with store.session() as s:
+        add_fields(s, [FieldDef("tenure_months", FieldType.INT)])
+        s.execute(sa.insert(customer_table(load_schema(s))), _customers())
+        as_code.apply_documents(s, list(yaml.safe_load_all(DOCS)), source="test", actor="t")
+        programs.set_status(s, "moments", "running", actor="t")
+        s.commit()
+    return store
+
+
+def _event(eid: str, customer: str, amount: float = 60.0, **over: Any) -> dict[str, Any]:
+    return {
+        "id": eid,
+        "type": "top_up",
+        "customer_id": customer,
+        "time": (NOW - timedelta(seconds=5)).isoformat(),
+        "payload": {"amount": amount, "shop": "online"},
+        **over,
+    }
+
+
+def _contacts(store: Store) -> list[Contact]:
+    with store.session() as s:
+        return list(s.scalars(sa.select(Contact).order_by(Contact.id)))
+
+
+def test_an_eligible_event_becomes_a_queued_contact_in_the_ledger_and_the_outbox(
+    events_store: Store,
+) -> None:
+    taken = take_events(events_store, [_event("e1", "c05")], now=NOW)
+
+    assert taken.accepted == 1 and taken.contacts == 1
+    (d,) = taken.decided
+    assert d.status == "contacted"
+    (o,) = d.outcomes
+    # c05 has 21 months: the roaming pack asks for 24.
+    assert (o.campaign, o.outcome, o.offer, o.channel) == (
+        "top-up-bonus",
+        "contacted",
+        "DATA-5GB",
+        "sms",
+    )
+    (c,) = _contacts(events_store)
+    assert (c.customer_id, c.campaign_kind, c.status, c.run_id) == (
+        "c05",
+        "triggered",
+        "queued",
+        None,
+    )
+    assert c.cost == Decimal("0.05")
+    with events_store.session() as s:
+        row = s.scalar(sa.select(EventRow))
+        assert row is not None and c.event_id == row.id
+        assert (row.status, row.contacts, row.customer_id) == ("contacted", 1, "c05")
+        assert row.payload == {"amount": 60.0, "shop": "online"}
+        assert [e.contact_id for e in s.scalars(sa.select(OutboxEntry))] == [c.id]
+        figures = {(f.outcome, f.reason): f.count for f in s.scalars(sa.select(EventFigure))}
+    assert figures == {("matched", ""): 1, ("contacted", ""): 1}
+
+
+def test_a_replayed_event_is_accepted_and_not_decided_twice(events_store: Store) -> None:
+    first = take_events(events_store, [_event("e1", "c05")], now=NOW)
+    again = take_events(
+        events_store, [_event("e1", "c05"), _event("e1", "c05")], now=NOW + timedelta(seconds=1)
+    )
+
+    assert first.contacts == 1
+    assert again.accepted == 0 and again.duplicates == ["e1", "e1"]
+    assert len(_contacts(events_store)) == 1
+
+
+def test_each_campaign_says_why_it_did_not_contact(events_store: Store) -> None:
+    with events_store.session() as s:
+        lists.add_entry(s, "opt_out", lists.EntryInput("c06", channel="sms"), actor="t")
+        s.commit()
+    taken = take_events(
+        events_store,
+        [
+            _event("small", "c05", amount=10),  # the rule: amount below 50
+            _event("new", "c01"),  # tenure 9 months
+            _event("optout", "c06"),
+            _event("nomsisdn", "c07"),
+            _event("noconsent", "c08"),
+        ],
+        now=NOW,
+    )
+
+    said = {
+        d.event_id: (d.status, d.outcomes[0].outcome, d.outcomes[0].reason) for d in taken.decided
+    }
+    assert said == {
+        "small": ("no_contact", "not_eligible", "the campaign's rule does not hold"),
+        "new": ("no_contact", "not_eligible", "the campaign's rule does not hold"),
+        "optout": ("no_contact", "excluded", "opted out (list 'opt_out')"),
+        "nomsisdn": ("no_contact", "excluded", "no msisdn"),
+        "noconsent": ("no_contact", "excluded", "no consent for sms"),
+    }
+    assert _contacts(events_store) == []
+
+
+def test_bad_events_are_reported_by_index_and_the_good_ones_taken(events_store: Store) -> None:
+    taken = take_events(
+        events_store,
+        [
+            _event("good", "c05"),
+            _event("bad-amount", "c06", payload={"amount": "lots"}),
+            {"id": "no-type", "customer_id": "c06", "time": NOW.isoformat()},
+            _event("naive-time", "c06", time="2026-11-24T09:00:00"),
+            _event("typo", "c06", payload={"amount": 70, "shopp": "x"}),
+            "not an object",
+        ],
+        now=NOW,
+    )
+
+    assert [d.event_id for d in taken.decided] == ["good"]
+    problems = {r.index: r.problems for r in taken.rejected}
+    assert problems[1] == ("payload.amount: must be a number, got 'lots'",)
+    assert problems[2] == ("type: is required",)
+    assert "time: must be a time with its offset" in problems[3][0]
+    assert problems[4][0].startswith("payload.shopp: not a field of event type 'top_up'")
+    assert "an event is an object" in problems[5][0]
+    with events_store.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(EventRow)) == 1
+
+
+def test_an_unknown_customer_is_kept_unattributed(events_store: Store) -> None:
+    taken = take_events(events_store, [_event("ghost", "nobody")], now=NOW)
+
+    assert taken.unattributed == ["ghost"]
+    with events_store.session() as s:
+        row = s.scalar(sa.select(EventRow))
+        assert row is not None and row.status == "unattributed"
+
+
+def test_only_running_programs_decide(events_store: Store) -> None:
+    with events_store.session() as s:
+        programs.set_status(s, "moments", "paused", actor="t")
+        s.commit()
+    paused = take_events(events_store, [_event("p1", "c05")], now=NOW)
+    with events_store.session() as s:
+        programs.set_status(s, "moments", "running", actor="t")
+        s.commit()
+    running = take_events(events_store, [_event("p2", "c05")], now=NOW)
+
+    assert [d.status for d in paused.decided] == ["no_match"]
+    assert [d.status for d in running.decided] == ["contacted"]
+
+
+def test_events_and_runs_share_one_ledger(events_store: Store) -> None:
+    # A run's queued contact counts for the event...
+    runs.run_program(events_store, "moments", actor="t", now=NOW - timedelta(hours=1))
+    ran = {c.customer_id for c in _contacts(events_store)}
+    assert "c05" in ran
+    taken = take_events(events_store, [_event("after-run", "c05")], now=NOW)
+    (o,) = taken.decided[0].outcomes
+    assert o.outcome == "policy"
+    assert "contacted 1 time in the last 30 days, limit 1 (policy 'one-a-month')" in o.reason
+    # ...and an event's contact counts for the next run.
+    with events_store.session() as s:
+        s.execute(sa.delete(OutboxEntry))
+        s.execute(sa.delete(Contact))
+        s.commit()
+    take_events(events_store, [_event("before-run", "c09")], now=NOW)
+    result = runs.run_program(events_store, "moments", actor="t", now=NOW + timedelta(hours=1))
+    assert result is not None
+    with events_store.session() as s:
+        batch = set(
+            s.scalars(sa.select(Contact.customer_id).where(Contact.campaign_kind == "outbound"))
+        )
+    assert "c09" not in batch and "c10" in batch
+
+
+def test_two_events_of_one_customer_in_one_batch_respect_the_cap(events_store: Store) -> None:
+    taken = take_events(events_store, [_event("a", "c05"), _event("b", "c05")], now=NOW)
+
+    assert [d.status for d in taken.decided] == ["contacted", "no_contact"]
+    assert taken.decided[1].outcomes[0].outcome == "policy"
+
+
+def test_a_campaign_capacity_counts_the_day(
+    events_store: Store, apply_docs: Callable[[str], None]
+) -> None:
+    apply_docs(DOCS.replace("    priority: 10\n", "    priority: 10\n    capacity: 2\n"))
+    taken = take_events(events_store, [_event(f"e{i}", f"c{i:02d}") for i in (5, 6, 9)], now=NOW)
+
+    assert [d.outcomes[0].outcome for d in taken.decided] == ["contacted", "contacted", "capacity"]
+    assert taken.decided[2].outcomes[0].reason == (
+        "campaign capacity reached: 2 contacts today, capacity 2"
+    )
+
+
+@pytest.fixture
+def apply_docs(events_store: Store) -> Callable[[str], None]:
+    """Apply documents to the events store (a running program is paused, changed, resumed)."""
+
+    def apply(text: str) -> None:
+        with events_store.session() as s:
+            programs.set_status(s, "moments", "paused", actor="t")
+            as_code.apply_documents(s, list(yaml.safe_load_all(text)), source="t", actor="t")
+            programs.set_status(s, "moments", "running", actor="t")
+            s.commit()
+
+    return apply
+
+
+def test_concurrent_events_of_one_customer_never_both_pass_the_cap(events_store: Store) -> None:
+    """Eight takers at once, each with an event of the same customer: one contact."""
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def taker(k: int) -> None:
+        try:
+            start.wait()
+            take_events(events_store, [_event(f"race-{k}", "c05")], now=NOW)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=taker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert [c.customer_id for c in _contacts(events_store)] == ["c05"]
+    with events_store.session() as s:
+        statuses = sorted(s.scalars(sa.select(EventRow.status)))
+    assert statuses == ["contacted"] + ["no_contact"] * 7
