@@ -25,6 +25,7 @@ def _register() -> None:
         customers,
         db,
         dispatch,
+        events,
         lists,
         offers,
         programs,
@@ -66,6 +67,7 @@ def _register() -> None:
     app.add_typer(sales.leads_app, name="leads")
     app.add_typer(sales.sales_app, name="sales")
     app.add_typer(sales.orders_app, name="orders")
+    app.add_typer(events.app, name="events")
     app.command("quickstart")(quickstart)
 
 

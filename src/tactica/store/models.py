@@ -766,6 +766,9 @@ class EventTypeRow(Base):
     #: field name → type name (``int``, ``float``, ``text``...)
     fields: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     required: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: For a lifecycle key point no producer announces (a birthday, a contract's end):
+    #: how the daily scheduler finds the customers it happens to (None: sent by producers).
+    lifecycle: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(
         UtcDateTime(), server_default=_now(), onupdate=_now()

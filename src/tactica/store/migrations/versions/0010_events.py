@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("required", sa.JSON(), nullable=False),
+        sa.Column("lifecycle", sa.JSON(), nullable=True),
         sa.Column("created_at", _TS, server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", _TS, server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_types")),
