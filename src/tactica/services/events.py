@@ -140,7 +140,12 @@ def take_events(
                 take_write_lock(s, _EVENTS)
                 taken = take_in(s, raw, source=source, now=received)
                 s.commit()
-            metrics.observe([time.perf_counter() - began] * taken.accepted)
+            statuses = Counter(d.status for d in taken.decided)
+            statuses["duplicate"] += len(taken.duplicates)
+            statuses["rejected"] += len(taken.rejected)
+            metrics.observe(
+                [time.perf_counter() - began] * taken.accepted, source=source, statuses=statuses
+            )
             return taken
         except (IntegrityError, OperationalError) as e:
             if attempt == ATTEMPTS or not raced(e):
