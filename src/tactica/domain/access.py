@@ -16,6 +16,8 @@ class Role(StrEnum):
     MARKETER = "marketer"
     SALES_REP = "sales_rep"
     ANALYST = "analyst"
+    #: A machine that sends events (a billing system, a data platform): nothing else.
+    INTEGRATION = "integration"
 
 
 class Permission(StrEnum):
@@ -40,6 +42,8 @@ class Permission(StrEnum):
     SALES_ADMIN = "sales:admin"
     ORDERS_READ = "orders:read"
     ORDERS_APPROVE = "orders:approve"
+    EVENTS_READ = "events:read"
+    EVENTS_WRITE = "events:write"
 
 
 _READ_ALL = {
@@ -51,6 +55,7 @@ _READ_ALL = {
     Permission.RESPONSES_READ,
     Permission.LEADS_READ,
     Permission.ORDERS_READ,
+    Permission.EVENTS_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -64,6 +69,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LISTS_WRITE,
             Permission.PROGRAMS_WRITE,
             Permission.RESPONSES_WRITE,
+            Permission.EVENTS_WRITE,
             Permission.SALES_ADMIN,
             # Marketers own offers and their discount bounds, so they approve exceptions.
             Permission.ORDERS_APPROVE,
@@ -85,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORDERS_READ,
         }
     ),
+    Role.INTEGRATION: frozenset({Permission.EVENTS_WRITE}),
 }
 
 
