@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         auth,
         channels,
         customers,
+        events,
         links,
         lists,
         offers,
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         responses,
         sales,
         links,
+        events,
     ):
         app.include_router(module.router)
     return app

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from tactica.domain.events import Event, payload_json, read_event
 from tactica.domain.policy import ContactStatus
+from tactica.errors import InvalidInput, NotFound
 from tactica.realtime import metrics
 from tactica.realtime.decide import CampaignOutcome, decide_event
 from tactica.realtime.profile import read_profiles
@@ -454,3 +455,117 @@ def _add_figures(s: Session, figures: Counter[tuple[str, str, date, str, str]]) 
         set_={"count": _FIGURES.c.count + insert.excluded.count},
     )
     s.execute(stmt, rows)
+
+
+# ------------------------------------------------------------------ reading back
+
+STATUSES = ("contacted", "no_contact", "no_match", "unattributed")
+
+
+def list_events(
+    session: Session,
+    *,
+    customer_id: str | None = None,
+    status: str | None = None,
+    event_type: str | None = None,
+    limit: int = 50,
+) -> list[EventRow]:
+    """Events taken, newest first, optionally only one customer's, status or type."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status: one of {', '.join(STATUSES)}, got {status!r}")
+    q = sa.select(EventRow).order_by(EventRow.received_at.desc(), EventRow.id.desc())
+    if customer_id is not None:
+        q = q.where(EventRow.customer_id == customer_id)
+    if status is not None:
+        q = q.where(EventRow.status == status)
+    if event_type is not None:
+        q = q.where(EventRow.type == event_type)
+    return list(session.scalars(q.limit(limit)))
+
+
+def get_event(session: Session, event_id: str) -> EventRow:
+    """The event the producer sent as ``event_id``; NotFound says so."""
+    row = session.scalar(sa.select(EventRow).where(EventRow.event_id == event_id))
+    if row is None:
+        raise NotFound(f"no event {event_id!r}")
+    return row
+
+
+def event_contacts(session: Session, row: EventRow) -> list[Contact]:
+    """The contacts an event made."""
+    return list(
+        session.scalars(sa.select(Contact).where(Contact.event_id == row.id).order_by(Contact.id))
+    )
+
+
+def decision_lines(row: EventRow) -> list[str]:
+    """What each listening campaign did with the event, one line each, for people."""
+    if row.status == "unattributed":
+        return [f"no customer {row.customer_id!r} in the store: kept, not decided"]
+    if row.status == "no_match":
+        return [f"no running program has a triggered campaign listening to {row.type!r}"]
+    out = []
+    for d in row.decisions:
+        where = f"{d['program']}/{d['campaign']}"
+        if d["outcome"] == "contacted":
+            out.append(f"{where}: contacted with {d.get('offer')} on {d.get('channel')}")
+        else:
+            out.append(f"{where}: {d['outcome'].replace('_', ' ')}: {d.get('reason', '')}")
+    return out
+
+
+@dataclass(frozen=True)
+class CampaignFigures:
+    """How one triggered campaign's events went over some days."""
+
+    program: str
+    campaign: str
+    matched: int
+    contacted: int
+    #: outcome → count (not_eligible, excluded, held_out, policy, arbitration, capacity)
+    suppressed: dict[str, int]
+    #: (outcome, reason) → count, most frequent first
+    reasons: list[tuple[str, str, int]]
+
+
+def figures(
+    session: Session,
+    *,
+    program: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[CampaignFigures]:
+    """Per triggered campaign: events matched, contacted, suppressed by outcome and reason."""
+    q = sa.select(
+        EventFigure.program,
+        EventFigure.campaign,
+        EventFigure.outcome,
+        EventFigure.reason,
+        sa.func.sum(EventFigure.count),
+    ).group_by(EventFigure.program, EventFigure.campaign, EventFigure.outcome, EventFigure.reason)
+    if program is not None:
+        q = q.where(EventFigure.program == program)
+    if since is not None:
+        q = q.where(EventFigure.day >= since)
+    if until is not None:
+        q = q.where(EventFigure.day <= until)
+    acc: dict[tuple[str, str], dict[str, Any]] = {}
+    for prog, camp, outcome, reason, n in session.execute(q):
+        f = acc.setdefault((prog, camp), {"matched": 0, "contacted": 0, "sup": {}, "why": []})
+        n = int(n or 0)
+        if outcome in ("matched", "contacted"):
+            f[outcome] += n
+        else:
+            f["sup"][outcome] = f["sup"].get(outcome, 0) + n
+            f["why"].append((outcome, reason, n))
+    return [
+        CampaignFigures(
+            p,
+            c,
+            f["matched"],
+            f["contacted"],
+            f["sup"],
+            sorted(f["why"], key=lambda t: (-t[2], t[0], t[1])),
+        )
+        for (p, c), f in sorted(acc.items())
+    ]
