@@ -155,13 +155,23 @@ def show(run_id: int = typer.Argument(..., help="The run's number.")) -> None:
 
 
 def explain(
-    customer: str = typer.Option(..., "--customer", "-c", help="The customer's id."),
+    customer: str | None = typer.Option(None, "--customer", "-c", help="The customer's id."),
     run_id: int | None = typer.Option(None, "--run", "-r", help="A run to explain."),
     program: str | None = typer.Option(
         None, "--program", "-p", help="Or a program: what a run would do now."
     ),
+    event: str | None = typer.Option(
+        None, "--event", "-e", help="Or an event: what the triggered campaigns did with it."
+    ),
 ) -> None:
     """Why a customer was (or would be) contacted or not: every step, with the numbers."""
+    if event is not None:
+        if run_id is not None or program is not None:
+            fail("give --event EVENT alone, or --run RUN / --program PROGRAM", 2)
+        _explain_event(event, customer)
+        return
+    if customer is None:
+        fail("give --customer CUSTOMER with --run RUN or --program PROGRAM (or --event EVENT)", 2)
     if (run_id is None) == (program is None):
         fail("give either --run RUN or --program PROGRAM", 2)
     e = explain_service.explain_customer(open_store(), customer, run_id=run_id, program=program)
@@ -181,6 +191,24 @@ def explain(
             console.print(f"  {line}", highlight=False)
     for note in e.notes:
         console.print(f"\n[yellow]note:[/] {note}")
+
+
+def _explain_event(event_id: str, customer: str | None) -> None:
+    from tactica.services import events
+
+    with open_store().session() as s:
+        row = events.get_event(s, event_id)
+        if customer is not None and customer != row.customer_id:
+            fail(f"event {event_id} is for customer {row.customer_id}, not {customer}", 2)
+        console.print(
+            f"[bold]customer {row.customer_id}[/], event {row.event_id} ({row.type}) at "
+            f"{row.occurred_at.isoformat(timespec='seconds')}, decided at "
+            f"{row.decided_at.isoformat(timespec='seconds')}",
+            highlight=False,
+        )
+        console.print(f"payload: {row.payload}", highlight=False)
+        for line in events.decision_lines(row):
+            console.print(f"  {line}", highlight=False)
 
 
 def scheduler(

@@ -51,7 +51,14 @@ from tactica.realtime.profile import read_profiles
 from tactica.services.live_campaigns import Catalog, LiveCampaign, current
 from tactica.store.customer_table import customer_table
 from tactica.store.db import Store
-from tactica.store.models import Contact, EventFigure, EventRow, OutboxEntry
+from tactica.store.models import (
+    Campaign,
+    Contact,
+    EventFigure,
+    EventRow,
+    OutboxEntry,
+    Program,
+)
 from tactica.store.writers import one_writer, raced, take_write_lock
 
 log = logging.getLogger(__name__)
@@ -569,3 +576,18 @@ def figures(
         )
         for (p, c), f in sorted(acc.items())
     ]
+
+
+def listeners_by_type(session: Session) -> dict[str, list[str]]:
+    """For each event type, the triggered campaigns (``program/campaign``) listening to it."""
+    out: dict[str, list[str]] = {}
+    rows = session.execute(
+        sa.select(Program.name, Campaign.name, Campaign.events)
+        .join(Program, Program.id == Campaign.program_id)
+        .where(Campaign.kind == "triggered")
+        .order_by(Program.name, Campaign.position)
+    )
+    for p, c, names in rows:
+        for name in names or []:
+            out.setdefault(name, []).append(f"{p}/{c}")
+    return out
