@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         events,
         links,
         lists,
+        metrics,
         offers,
         outbox,
         programs,
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         sales,
         links,
         events,
+        metrics,
     ):
         app.include_router(module.router)
     return app

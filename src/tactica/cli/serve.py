@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import threading
 
 import typer
@@ -26,6 +29,12 @@ def serve(
     ),
 ) -> None:
     """Serve the API (OpenAPI documentation at /docs), send what runs decide, watch lead SLAs."""
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker counts in memory otherwise, and /metrics would show one worker's
+        # share. Set before anything imports prometheus_client, which reads it once.
+        metrics_dir = tempfile.mkdtemp(prefix="tactica-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     import uvicorn
 
     from tactica.api.app import create_app
@@ -84,5 +93,7 @@ def serve(
             uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
     finally:
         stop.set()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         if listener is not None:
             listener.stop()
