@@ -26,6 +26,8 @@ def _register() -> None:
         db,
         dispatch,
         events,
+        events_lifecycle,
+        events_stream,
         lists,
         offers,
         programs,
@@ -67,6 +69,8 @@ def _register() -> None:
     app.add_typer(sales.leads_app, name="leads")
     app.add_typer(sales.sales_app, name="sales")
     app.add_typer(sales.orders_app, name="orders")
+    events_lifecycle.register(events.app)
+    events_stream.register(events.app)
     app.add_typer(events.app, name="events")
     app.command("quickstart")(quickstart)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from tactica.domain.lifecycle import LifecycleSpec
 from tactica.domain.schema import FieldType
 
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -38,6 +39,8 @@ class EventType:
     fields: Mapping[str, FieldType] = field(default_factory=dict)
     required: frozenset[str] = frozenset()
     description: str = ""
+    #: For a key moment the daily scheduler generates (a birthday...); None: sent by producers.
+    lifecycle: LifecycleSpec | None = None
 
     def problems(self) -> list[str]:
         """Every reason the declaration cannot be used, each naming its place."""

@@ -7,6 +7,14 @@ A declaration as a document (``tactica apply -f``, or ``POST /event-types``)::
     description: the customer topped up their prepaid balance
     fields: {amount: float, channel: category, at_shop: bool}
     required: [amount]
+
+An event type the scheduler generates once a day from a customer's dates (see
+:mod:`tactica.domain.lifecycle`) carries a ``lifecycle`` block::
+
+    kind: EventType
+    name: birthday
+    fields: {age: int}
+    lifecycle: {kind: birthday, field: birth_date}
 """
 
 from __future__ import annotations
@@ -18,12 +26,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tactica.domain.events import EventType
+from tactica.domain.lifecycle import from_data, parse_lifecycle
 from tactica.domain.schema import FieldType
 from tactica.errors import Conflict, InvalidInput, NotFound
 from tactica.services import audit
+from tactica.store.customer_table import load_schema
 from tactica.store.models import Campaign, EventTypeRow, Program
 
-_KEYS = {"name", "description", "fields", "required"}
+_KEYS = {"name", "description", "fields", "required", "lifecycle"}
 _TYPES = ", ".join(t.value for t in FieldType)
 
 
@@ -56,8 +66,14 @@ def parse_event_type(raw: Mapping[str, Any], where: str = "event type") -> Event
     if not isinstance(description, str):
         problems.append(f"description: text, got {description!r}")
         description = ""
-    ty = EventType(str(raw.get("name", "")), fields, frozenset(required_raw), description)
+    lifecycle, more = parse_lifecycle(raw.get("lifecycle"))
+    problems += more
+    ty = EventType(
+        str(raw.get("name", "")), fields, frozenset(required_raw), description, lifecycle
+    )
     problems += ty.problems()
+    if lifecycle is not None:
+        problems += lifecycle.event_problems(ty.name, fields)
     if problems:
         raise InvalidInput(f"{where} {ty.name!r} has problems:\n- " + "\n- ".join(problems))
     return ty
@@ -71,6 +87,8 @@ def event_type_data(row: EventTypeRow) -> dict[str, Any]:
     out["fields"] = dict(row.fields)
     if row.required:
         out["required"] = list(row.required)
+    if row.lifecycle:
+        out["lifecycle"] = dict(row.lifecycle)
     return out
 
 
@@ -81,6 +99,7 @@ def to_domain(row: EventTypeRow) -> EventType:
         {k: FieldType(v) for k, v in row.fields.items()},
         frozenset(row.required),
         row.description,
+        from_data(row.lifecycle),
     )
 
 
@@ -123,14 +142,23 @@ def save_event_type(session: Session, ty: EventType, *, actor: str) -> str:
     A field that a listening campaign's rule may read cannot change type or go away
     silently: the change is refused while campaigns listen, naming them, unless it only
     adds fields or makes them optional.
+
+    A lifecycle block must read a customer field of the right type (a date; a date or
+    a timestamp for inactivity) that exists now; the payload field it fills in must be
+    declared as an int.
     """
     problems = ty.problems()
+    if ty.lifecycle is not None:
+        problems += ty.lifecycle.problems()
+        problems += ty.lifecycle.event_problems(ty.name, ty.fields)
+        problems += ty.lifecycle.schema_problems(load_schema(session).types())
     if problems:
         raise InvalidInput(f"event type {ty.name!r} has problems:\n- " + "\n- ".join(problems))
     data: dict[str, Any] = {
         "description": ty.description,
         "fields": {k: v.value for k, v in ty.fields.items()},
         "required": sorted(ty.required),
+        "lifecycle": ty.lifecycle.as_data() if ty.lifecycle is not None else None,
     }
     row = session.scalar(sa.select(EventTypeRow).where(EventTypeRow.name == ty.name))
     if row is None:
@@ -138,7 +166,12 @@ def save_event_type(session: Session, ty: EventType, *, actor: str) -> str:
         audit.record(session, actor, "create", "event_type", ty.name, None, data)
         session.flush()
         return "created"
-    before = {"description": row.description, "fields": row.fields, "required": row.required}
+    before = {
+        "description": row.description,
+        "fields": row.fields,
+        "required": row.required,
+        "lifecycle": row.lifecycle,
+    }
     if before == data:
         return "unchanged"
     changed = {
@@ -150,10 +183,11 @@ def save_event_type(session: Session, ty: EventType, *, actor: str) -> str:
             f"event type {ty.name!r}: field(s) {', '.join(sorted(changed))} would change or go "
             f"while campaigns listen to it: {', '.join(listeners)}"
         )
-    row.description, row.fields, row.required = (
+    row.description, row.fields, row.required, row.lifecycle = (
         data["description"],
         data["fields"],
         data["required"],
+        data["lifecycle"],
     )
     audit.record(session, actor, "update", "event_type", ty.name, before, data)
     session.flush()

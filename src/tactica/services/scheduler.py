@@ -14,6 +14,9 @@ A scheduled run whose process died is taken over by the next tick (see
 :mod:`tactica.services.runs`). A running program whose end date has passed is
 completed. Each tick also runs the sales SLA timer: leads still new past their
 due time are escalated to their rep's manager.
+
+Once a day (the first tick of each UTC day, or the next one after a failure), the
+day's lifecycle events are generated: see :mod:`tactica.services.lifecycle`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import sqlalchemy as sa
 from tactica.domain.programs import ProgramStatus, Schedule, ScheduleKind
 from tactica.errors import TacticaError
 from tactica.services import audit, sales
+from tactica.services.lifecycle import LifecycleResult, run_daily
 from tactica.services.runs import RunResult, RunStatus, has_live_process, run_program
 from tactica.store.db import Store
 from tactica.store.models import Program, Run
@@ -51,6 +55,8 @@ class TickReport:
     completed: list[str]
     errors: list[str]
     escalated: int = 0
+    #: The day's lifecycle events, on the tick that generated them (else None).
+    lifecycle: LifecycleResult | None = None
 
 
 def _schedule(p: Program) -> Schedule | None:
@@ -167,7 +173,20 @@ def tick(
         report.escalated = escalate_leads(store, now)
     except Exception as e:  # the timer retries next tick; runs must not stop for it
         report.errors.append(f"lead SLA: {type(e).__name__}: {e}")
+    _lifecycle_events(store, now, report)
     return report
+
+
+def _lifecycle_events(store: Store, now: datetime, report: TickReport) -> None:
+    """Generate today's lifecycle events if no tick has finished them yet."""
+    try:
+        report.lifecycle = run_daily(store, now)
+    except TacticaError as e:  # the day is not marked done: the next tick tries again
+        report.errors.append(f"lifecycle events: {e.detail}")
+    except Exception as e:
+        report.errors.append(f"lifecycle events: {type(e).__name__}: {e}")
+    if report.lifecycle is not None:
+        report.errors += [f"lifecycle events: {p}" for p in report.lifecycle.problems]
 
 
 def escalate_leads(store: Store, now: datetime | None = None) -> int:
