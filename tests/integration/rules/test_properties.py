@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -483,3 +484,39 @@ def test_checked_tree_renders_to_an_equivalent_rule(tree: Expr) -> None:
     """Checking is stable: the checked tree renders to a rule that checks to itself."""
     once = checked(tree, F.BOOL)
     assert checked(once, F.BOOL) == once
+
+
+# -- the real-time path: rules reading the event --------------------------------------
+
+#: Fields a triggered campaign's rule reads from the event rather than the profile.
+EVENT_FIELDS = ("i2", "f1", "t1")
+_EVENT_NAME = re.compile(r"(?<![\w.])(" + "|".join(EVENT_FIELDS) + r")\b")
+
+
+@settings(COMMON, max_examples=EXAMPLES // 2)
+@given(tree=rules(DB_TREES.of(F.BOOL, 3)), rows=ROWS)
+def test_event_rules_in_python_select_what_sql_selects_on_the_same_rows(
+    databases: list[Db], tree: Expr, rows: list[dict[str, Any]]
+) -> None:
+    """A rule reading ``event.x`` (the real-time path, in Python) decides as the same rule
+    over a column ``x`` decides in every database: same rows, same values."""
+    rule = checked(tree, F.BOOL)
+    # Text literals use letters only, so only field names match the pattern.
+    source = _EVENT_NAME.sub(lambda m: f"event.{m.group(1)}", render(rule))
+    profile_fields = {k: v for k, v in FIELDS.items() if k not in EVENT_FIELDS}
+    event_fields = {k: FIELDS[k] for k in EVENT_FIELDS}
+    live = compile_rule(
+        source, profile_fields, segments=["s1"], lists=["l1"], event_fields=event_fields
+    )
+    keep = live.predicate(PY_CTX)
+    split = [
+        {
+            **{k: v for k, v in row.items() if k not in EVENT_FIELDS},
+            "event": {k: row[k] for k in EVENT_FIELDS},
+        }
+        for row in rows
+    ]
+    expected = {row["id"] for row in split if keep(row)}
+    for db in databases:
+        db.load(rows)
+        assert db.select_ids(rule) == expected, (db.dialect, source)
