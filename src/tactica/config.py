@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     #: (``TACTICA_INBOUND_SMTP_PORT``), on ``TACTICA_INBOUND_SMTP_HOST``.
     inbound_smtp_port: int | None = Field(default=None, ge=0, le=65535)
     inbound_smtp_host: str = "127.0.0.1"
+    #: The Redis that ``tactica events consume`` and ``publish`` use by default
+    #: (``TACTICA_REDIS_URL``).
+    redis_url: str = "redis://127.0.0.1:6379/0"
 
     @field_validator("database_url")
     @classmethod
