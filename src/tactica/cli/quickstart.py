@@ -60,8 +60,10 @@ def quickstart() -> None:
     if _run_demo_program(store, result.program):
         _dispatch_demo(store)
         _replies_demo(store)
+        _events_demo(store)
     console.print(
         "\nNext: [bold]tactica runs show RUN[/], [bold]tactica responses list --review[/], "
+        "[bold]tactica events figures[/], "
         "[bold]tactica explain --run RUN --customer ID[/], "
         "[bold]tactica export[/] (the program as YAML), "
         '[bold]tactica segments create NAME --rule "..."[/], '
@@ -170,4 +172,31 @@ def _replies_demo(store: Store) -> None:
     console.print(
         "See [bold]tactica responses list[/], [bold]tactica responses correct ID OUTCOME[/] "
         "for the review queue, and [bold]tactica responses classify TEXT[/] to test the rules."
+    )
+
+
+def _events_demo(store: Store) -> None:
+    """Salaries are paid: events decided in real time by the triggered campaign."""
+    from tactica.services.demo import events_demo
+
+    console.rule("8. Events: decided as they happen")
+    console.print(
+        "The bank's core system posts salary_paid events to the API (a token of role "
+        "integration); the triggered campaign salary-saver decides each one at once, "
+        "under the same contact policy as the run..."
+    )
+    d = events_demo(store, get_settings().secret)
+    for _, customer, amount, line in d.samples:
+        console.print(
+            f"  {customer:>14}  {amount:>8,.0f}  {line.split('/', 1)[-1]}", highlight=False
+        )
+    said = ", ".join(f"{n} {k}" for k, n in sorted(d.by_outcome.items(), key=lambda kv: -kv[1]))
+    console.print(
+        f"{d.sent} events: {d.accepted} taken ({said}), {d.duplicates} sent twice and taken "
+        f"once; [bold]{d.contacts} contacts[/] queued for dispatch, each decided in "
+        f"{d.p50_ms:.1f} ms (median; slowest {d.max_ms:.1f} ms) from its arrival."
+    )
+    console.print(
+        "See [bold]tactica events list[/], [bold]tactica events figures[/] and "
+        "[bold]tactica explain --event ID[/]."
     )

@@ -271,10 +271,10 @@ def _before_policy(
         return CampaignOutcome(camp.program, camp.name, outcome, reason, key)
 
     if camp.rule is not None and not camp.rule(row):
-        return stop("not_eligible", "the campaign's rule does not hold", "rule")
+        return stop("not_eligible", "the campaign's rule does not hold", "campaign rule")
     offers = [o for o in camp.offers if o.rule is None or o.rule(row)]
     if not offers:
-        return stop("not_eligible", "no offer of the campaign is eligible", "offers")
+        return stop("not_eligible", "no offer of the campaign is eligible", "no eligible offer")
     reachable = []
     reasons = []
     for ch in camp.channels:

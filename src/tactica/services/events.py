@@ -236,6 +236,9 @@ def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> Ev
     for owner, cid in zip(owners, contact_ids, strict=True):
         per_event.setdefault(owner, []).append(cid)
     updates = []
+    # The decision's own clock, not the batch's "now" (which a caller may fix): the
+    # event records how long after its arrival it was decided.
+    decided_at = max(now, _utcnow())
     for k, (i, event, status, outcomes) in enumerate(results):
         made_ids = per_event.get(k, [])
         updates.append(
@@ -244,7 +247,7 @@ def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> Ev
                 "status": status,
                 "contacts": len(made_ids),
                 "decisions": [_decision_data(o) for o in outcomes],
-                "decided_at": now,
+                "decided_at": decided_at,
             }
         )
         out.decided.append(

@@ -40,8 +40,26 @@ def test_quickstart_builds_the_demo_and_is_repeatable(tactica: Tactica) -> None:
     n, failed, sms, emails = (int(g.replace(",", "")) for g in sent.groups())
     assert n == queued and failed == 0 and sms + emails == n and sms > 0 and emails > 0
     assert "Banco Demo:" in first.out  # a Portuguese SMS from the demo's templates
+    # Salary events, decided in real time: the contacts they made wait in the outbox
+    # (the demo's channels are gone), and nothing else does.
+    flat = " ".join(first.out.split())
+    events = re.search(
+        r"(\d+) events: (\d+) taken \((\d+) contacted, .*\), 1 sent twice and taken once; "
+        r"(\d+) contacts queued for dispatch, each decided in [\d.]+ ms",
+        flat,
+    )
+    assert events is not None, first.out
+    sent_events, taken, contacted, made = (int(g) for g in events.groups())
+    assert sent_events == taken + 1 and contacted == made > 0
+    for said in ("policy (policy 'sms-week')", "not eligible: the campaign's rule", "unattributed"):
+        assert said.split(" (")[0] in flat
     status = tactica("outbox", "status")
-    assert status.code == 0 and "the outbox is empty" in status.out
+    pending = sum(
+        int(line.split("│")[2]) for line in status.out.splitlines() if line.startswith("│")
+    )
+    assert status.code == 0 and pending == made
+    figures = tactica("events", "figures")
+    assert "salary-saver" in figures.out
     # Texted customers answered in three languages, through the gateway and the API.
     replies = re.search(
         r"(\d+) replies: (\d+) orders \(worth [\d,.]+\), (\d+) leads for sales "
