@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -135,7 +135,7 @@ _BODY = {
 @router.post("/events", response_model=EventsOut, openapi_extra=_BODY)
 async def take(request: Request, store: StoreDep, who: Sender) -> EventsOut:
     """Take a batch of events: check each, store it once, decide it, contact."""
-    started = time.perf_counter()
+    started, arrived = time.perf_counter(), datetime.now(UTC)
     body = await request.body()
     try:
         doc = json.loads(body)
@@ -150,7 +150,7 @@ async def take(request: Request, store: StoreDep, who: Sender) -> EventsOut:
         )
     del who
     taken = await run_in_threadpool(
-        events.take_events, store, items, source="http", started=started
+        events.take_events, store, items, source="http", now=arrived, started=started
     )
     if taken.rejected and not taken.decided and not taken.duplicates:
         lines = [f"events[{r.index}].{p}" for r in taken.rejected for p in r.problems]
