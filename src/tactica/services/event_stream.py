@@ -40,7 +40,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tactica.errors import InvalidInput, TacticaError
 from tactica.failpoints import failpoint
-from tactica.services.events import MAX_BATCH, Decided, EventsTaken, Rejected, take_events
+from tactica.services.events import MAX_BATCH, EventsTaken, Rejected, take_events
 from tactica.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -273,20 +273,14 @@ class _Consumer:
         self.stats = ConsumeStats()
         self.backoff = FIRST_BACKOFF
         self.claim_cursor = "0-0"
+        self.own_pending = True
+        self.group_missing = False
 
     def run(self, *, once: bool) -> None:
         """Read, take and acknowledge until stopped (or, with ``once``, until a read is empty)."""
-        # A consumer restarted under the same name first finishes what it was given before.
-        own_pending = True
         while not self.stop.is_set():
             try:
-                if own_pending:
-                    entries = self._read("0", block_ms=None)
-                    own_pending = bool(entries)
-                    if not entries:
-                        continue
-                else:
-                    entries = self._claim() or self._read(">", block_ms=self.block_ms)
+                entries = self._next_entries()
             except _REDIS_DOWN as e:
                 self._pause(f"cannot read stream {self.stream!r}: {e}")
                 continue
@@ -297,16 +291,40 @@ class _Consumer:
                 log.warning(
                     "consumer group %r of %r is gone; creating it again", self.group, self.stream
                 )
-                ensure_group(self.client, self.stream, self.group)
+                self.group_missing = True
                 continue
             self.backoff = FIRST_BACKOFF
-            if not entries:
-                if once:
-                    return
-                continue
-            self._handle(entries)
-            if self.progress is not None:
-                self.progress(self.stats)
+            if entries:
+                self._handle(entries)
+                if self.progress is not None:
+                    self.progress(self.stats)
+            elif once:
+                break
+        self._leave()
+
+    def _next_entries(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """This consumer's own pending entries first, then reclaimed ones, then new ones."""
+        if self.group_missing:
+            ensure_group(self.client, self.stream, self.group)
+            self.group_missing = False
+        if self.own_pending:
+            # Restarted under the same name, it first finishes what it was given before.
+            entries = self._read("0", block_ms=None)
+            self.own_pending = bool(entries)
+            if entries:
+                return entries
+        return self._claim() or self._read(">", block_ms=self.block_ms)
+
+    def _leave(self) -> None:
+        """Leave the group when nothing is pending for this consumer, so names do not pile up."""
+        try:
+            mine = self.client.xpending_range(
+                self.stream, self.group, min="-", max="+", count=1, consumername=self.consumer
+            )
+            if not mine:
+                self.client.xgroup_delconsumer(self.stream, self.group, self.consumer)
+        except RedisError as e:
+            log.info("consumer %r stays in group %r: %s", self.consumer, self.group, e)
 
     def _read(
         self, from_id: str, *, block_ms: int | None
@@ -358,26 +376,36 @@ class _Consumer:
         self._settle(ids, dead)
 
     def _take(self, events: list[Any], started: float) -> EventsTaken | None:
-        """Take the events, waiting out database failures; None when stopped meanwhile."""
+        """Take the events in one transaction; None when stopped while the database was down.
+
+        When the batch fails for another reason than the database being away, its
+        events are taken one by one, so only the one at fault is dead-lettered.
+        """
+        try:
+            return self._take_waiting(events, started)
+        except Exception:
+            log.exception("a batch of %d events failed; taking them one by one", len(events))
+            return self._take_each(events, started)
+
+    def _take_waiting(self, events: list[Any], started: float) -> EventsTaken | None:
+        """:func:`take_events`, waiting out database failures; None when stopped meanwhile."""
         while True:
             try:
                 taken = take_events(self.store, events, source="stream", started=started)
-                self.backoff = FIRST_BACKOFF
-                return taken
             except _PASSING_DB_ERRORS as e:
                 self.stats.retries += 1
                 if not self._pause(f"{len(events)} events not taken, the database failed: {e}"):
                     return None
-            except Exception:
-                log.exception("a batch of %d events failed; taking them one by one", len(events))
-                return self._take_each(events, started)
+                continue
+            self.backoff = FIRST_BACKOFF
+            return taken
 
     def _take_each(self, events: list[Any], started: float) -> EventsTaken | None:
-        """Take the events one at a time, so the one that fails is dead-lettered alone."""
+        """Take the events one at a time; the ones that fail come back as rejected."""
         out = EventsTaken()
         for i, event in enumerate(events):
             try:
-                one = self._take_one(event, started)
+                one = self._take_waiting([event], started)
             except Exception as e:
                 log.exception("event %d of the batch cannot be taken", i)
                 out.rejected.append(
@@ -386,19 +414,10 @@ class _Consumer:
                 continue
             if one is None:
                 return None
-            out.decided += [_reindexed(d, i) for d in one.decided]
+            out.decided += [replace(d, index=i) for d in one.decided]
             out.duplicates += one.duplicates
-            out.rejected += [Rejected(i, r.event_id, r.problems) for r in one.rejected]
+            out.rejected += [replace(r, index=i) for r in one.rejected]
         return out
-
-    def _take_one(self, event: Any, started: float) -> EventsTaken | None:
-        while True:
-            try:
-                return take_events(self.store, [event], source="stream", started=started)
-            except _PASSING_DB_ERRORS as e:
-                self.stats.retries += 1
-                if not self._pause(f"an event not taken, the database failed: {e}"):
-                    return None
 
     def _settle(self, ids: list[bytes], dead: list[tuple[_Entry, Sequence[str]]]) -> None:
         """Dead-letter and acknowledge in one MULTI/EXEC, retried while Redis is away."""
@@ -432,7 +451,7 @@ class _Consumer:
 
     def _pause(self, why: str) -> bool:
         """Log ``why``, wait the current back-off (doubled for next time); False when stopped."""
-        log.warning("%s; trying again in %.0f s", why, self.backoff)
+        log.warning("%s (trying again in %g s)", why, self.backoff)
         stopped = self.stop.wait(self.backoff)
         self.backoff = min(self.backoff * 2, MAX_BACKOFF)
         return not stopped
@@ -478,7 +497,3 @@ def _entries_of(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
         return list(entries[0]) if entries and isinstance(entries[0], list) else list(entries)
     (_name, entries), *_ = reply
     return list(entries)
-
-
-def _reindexed(d: Decided, index: int) -> Decided:
-    return replace(d, index=index)

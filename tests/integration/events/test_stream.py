@@ -10,8 +10,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -241,8 +245,6 @@ def test_stopped_while_the_database_is_down_the_entries_stay_pending(
     events_store: Store, red: redis.Redis, stream: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(event_stream, "FIRST_BACKOFF", 0.01)
-    import threading
-
     stop = threading.Event()
 
     def down(*_: Any, **__: Any) -> Any:
@@ -257,6 +259,44 @@ def test_stopped_while_the_database_is_down_the_entries_stay_pending(
     assert (stats.retries, stats.decided) == (1, 0)
     assert _pending(red, stream) == 1
     assert _stored(events_store) == {}
+
+
+def test_an_event_that_breaks_its_batch_is_dead_lettered_alone(
+    events_store: Store, red: redis.Redis, stream: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    take = event_stream.take_events
+
+    def breaks_on_poison(store: Store, events: list[Any], **kw: Any) -> Any:
+        if any(e["id"] == "poison" for e in events):
+            raise ValueError("cannot decide this one")
+        return take(store, events, **kw)
+
+    monkeypatch.setattr(event_stream, "take_events", breaks_on_poison)
+    publish(REDIS_URL, stream, [_event("e1", "c05"), _event("poison", "c06"), _event("e3", "c09")])
+
+    stats = _consume(events_store, stream)
+
+    assert (stats.decided, stats.contacts, stats.rejected) == (2, 2, 1)
+    assert set(_stored(events_store)) == {"e1", "e3"}
+    (dead,) = _dead_letters(red, stream)
+    assert dead["problems"] == "cannot be taken: ValueError: cannot decide this one"
+    assert json.loads(dead["event"])["id"] == "poison"
+    assert _pending(red, stream) == 0
+
+
+def test_a_consumer_restarted_under_its_name_first_takes_what_it_was_given(
+    events_store: Store, red: redis.Redis, stream: str
+) -> None:
+    publish(REDIS_URL, stream, [_event("e1", "c05"), _event("e2", "c09")])
+    event_stream.ensure_group(red, stream, GROUP)
+    red.xreadgroup(GROUP, "worker-1", {stream: ">"}, count=10)  # read, then died
+
+    # Not idle long enough to be reclaimed by another: only its own name takes them now.
+    stats = _consume(events_store, stream, consumer="worker-1", claim_idle_ms=3_600_000)
+
+    assert (stats.read, stats.claimed, stats.decided) == (2, 0, 2)
+    assert _pending(red, stream) == 0
+    assert red.xinfo_consumers(stream, GROUP) == []  # it left the group with nothing pending
 
 
 def _crowd(n: int) -> list[dict[str, Any]]:
@@ -320,6 +360,64 @@ def test_sigterm_stops_the_consumer_after_its_batch_with_a_summary(
             proc.wait()
     assert proc.returncode == 0, err
     assert f"{stream}: 12 read, 12 decided, 7 contacts" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_consumer_waits_out_a_redis_restart(
+    events_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server to start and stop")
+    monkeypatch.setattr(event_stream, "FIRST_BACKOFF", 0.05)
+    port = _free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    server = _redis_server(port, tmp_path)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=consume, args=(events_store, url), kwargs={"block_ms": 50, "stop": stop}
+    )
+    worker.start()
+    try:
+        publish(url, "tactica:events", [_event("before", "c05")])
+        _wait_for(lambda: "before" in _stored(events_store))
+        server.terminate()
+        server.wait()
+        time.sleep(0.3)  # the consumer finds Redis gone and waits
+        # Restarted without persistence: the stream and the group are gone too.
+        server = _redis_server(port, tmp_path)
+        publish(url, "tactica:events", [_event("after", "c09")])
+        _wait_for(lambda: "after" in _stored(events_store))
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        server.terminate()
+        server.wait()
+    assert not worker.is_alive()
+    assert _contacts_per_event(events_store) == {"before": 1, "after": 1}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _redis_server(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    args = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen([*args, "--dir", str(folder)], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    try:
+        _wait_for(lambda: _answers(client), timeout=10)
+    finally:
+        client.close()
+    return server
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
