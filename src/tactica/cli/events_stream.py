@@ -129,6 +129,8 @@ def read_events(text: str, name: str) -> list[dict[str, Any]]:
             raise InvalidInput(
                 f"not JSON: {e.msg} (column {e.colno})", f"{name}, line {number}"
             ) from e
+        except RecursionError as e:
+            raise InvalidInput("JSON nested too deeply", f"{name}, line {number}") from e
         events.append(_event_object(item, f"{name}, line {number}"))
     return events
 
@@ -140,6 +142,8 @@ def _read_array(text: str, name: str) -> list[dict[str, Any]]:
         raise InvalidInput(
             f"not JSON: {e.msg} (column {e.colno})", f"{name}, line {e.lineno}"
         ) from e
+    except RecursionError as e:
+        raise InvalidInput("JSON nested too deeply", name) from e
     if not isinstance(items, list):
         raise InvalidInput("a JSON array of events, or one event a line, expected", name)
     return [_event_object(item, f"{name}, item {i}") for i, item in enumerate(items, start=1)]

@@ -32,16 +32,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+import sqlalchemy as sa
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tactica.errors import InvalidInput, TacticaError
 from tactica.failpoints import failpoint
 from tactica.services.events import MAX_BATCH, EventsTaken, Rejected, take_events
 from tactica.store.db import Store
+from tactica.store.models import EventRow
 
 log = logging.getLogger(__name__)
 
@@ -207,13 +210,15 @@ def consume(
     consumers left pending for ``claim_idle_ms`` are reclaimed first. ``stop`` ends
     the loop after the current batch; with ``once`` it ends when a read comes back
     empty. ``progress`` is called with the running totals after each batch.
-    Raises :class:`TacticaError` when Redis cannot be reached at the start.
+    Raises :class:`TacticaError` when, at the start, Redis cannot be reached or the
+    store cannot take events (not reachable, not migrated).
     """
     if not 1 <= batch <= MAX_BATCH:
         raise InvalidInput(f"must be between 1 and {MAX_BATCH}, got {batch}", where="batch")
     # A blocked read waits block_ms before Redis answers: the reply timeout must be longer.
     client = connect(redis_url, read_timeout=block_ms / 1000 + 30)
     try:
+        check_store(store)
         try:
             ensure_group(client, stream, group)
         except RedisError as e:
@@ -237,6 +242,23 @@ def consume(
         return reader.stats
     finally:
         client.close()
+
+
+def check_store(store: Store) -> None:
+    """Raise :class:`TacticaError` unless the store can be read and holds the events table.
+
+    Checked before the first read: a consumer on a database that is not migrated would
+    otherwise fail every batch.
+    """
+    where = make_url(store.url).render_as_string(hide_password=True)
+    try:
+        with store.session() as s:
+            s.execute(sa.select(EventRow.id).limit(1))
+    except DBAPIError as e:
+        raise TacticaError(
+            f"the database at {where} cannot take events ({type(e.orig).__name__}: "
+            f"{str(e.orig).strip()}); is it reachable and migrated (tactica db upgrade)?"
+        ) from e
 
 
 @dataclass
@@ -474,6 +496,8 @@ def _read_entry(entry_id: bytes, fields: Mapping[bytes, bytes]) -> _Entry:
         )
     except ValueError as e:
         return _Entry(entry_id, raw, problem=f"{EVENT_FIELD}: not JSON: {e}")
+    except RecursionError:
+        return _Entry(entry_id, raw, problem=f"{EVENT_FIELD}: JSON nested too deeply")
     if not isinstance(event, dict):
         return _Entry(
             entry_id,

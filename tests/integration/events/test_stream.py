@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from tactica.cli import main
+from tactica.errors import TacticaError
 from tactica.services import event_stream
 from tactica.services.event_stream import ConsumeStats, consume, dead_letter_stream, publish
 from tactica.store.db import Store
@@ -198,16 +199,17 @@ def test_entries_that_cannot_be_taken_go_to_the_dead_letter_stream_and_the_rest_
         red.xadd(stream, {"event": bad_amount}),
         red.xadd(stream, {"evnt": good}),
         red.xadd(stream, {"event": b"\xff\xfe"}),
+        red.xadd(stream, {"event": "[" * 100_000}),
         red.xadd(stream, {"event": json.dumps(_event("good-too", "c09"))}),
     ]
 
     stats = _consume(events_store, stream)
 
-    assert (stats.read, stats.decided, stats.rejected, stats.contacts) == (7, 2, 5, 2)
+    assert (stats.read, stats.decided, stats.rejected, stats.contacts) == (8, 2, 6, 2)
     assert set(_stored(events_store)) == {"good", "good-too"}
     assert _pending(red, stream) == 0
     dead = _dead_letters(red, stream)
-    assert [d["entry"] for d in dead] == [i.decode() for i in ids[1:6]]
+    assert [d["entry"] for d in dead] == [i.decode() for i in ids[1:7]]
     by_entry = {d["entry"]: d for d in dead}
     assert by_entry[ids[1].decode()]["problems"].startswith("event: not JSON")
     assert by_entry[ids[1].decode()]["event"] == '{"id": "x", "type":'
@@ -216,6 +218,7 @@ def test_entries_that_cannot_be_taken_go_to_the_dead_letter_stream_and_the_rest_
     assert "payload.amount: must be a number, got 'lots'" in by_entry[ids[3].decode()]["problems"]
     assert "no 'event' field; it has: evnt" in by_entry[ids[4].decode()]["problems"]
     assert "not UTF-8" in by_entry[ids[5].decode()]["problems"]
+    assert by_entry[ids[6].decode()]["problems"] == "event: JSON nested too deeply"
 
 
 def test_when_the_database_fails_nothing_is_acknowledged_and_the_same_entries_are_taken_again(
@@ -493,6 +496,8 @@ def test_publish_a_file_then_consume_once(
         ('{"id": "e1"}\n[1]\n', "events.txt, line 2: an event is a JSON object"),
         ('[{"id": "e1"},\n 3]', "events.txt, item 2: an event is a JSON object"),
         ('[{"id": "e1"},\n {"id": ]', "events.txt, line 2: not JSON"),
+        ("[" * 100_000, "events.txt: JSON nested too deeply"),
+        ('{"id": "e1"}\n' + "[" * 100_000, "events.txt, line 2: JSON nested too deeply"),
     ],
 )
 def test_publish_names_the_bad_line_and_publishes_nothing(
@@ -512,6 +517,21 @@ def test_publish_names_the_bad_line_and_publishes_nothing(
     assert code == 2
     assert err.startswith(f"error: {where}")
     assert red.exists(stream) == 0
+
+
+def test_consume_refuses_a_database_that_is_not_migrated(
+    red: redis.Redis, stream: str, tmp_path: Path
+) -> None:
+    bare = Store(f"sqlite:///{tmp_path / 'bare.db'}")
+    publish(REDIS_URL, stream, [_event("e1", "c05")])
+
+    try:
+        with pytest.raises(TacticaError, match=r"cannot take events .*\(tactica db upgrade\)"):
+            consume(bare, REDIS_URL, stream=stream, once=True)
+    finally:
+        bare.dispose()
+    assert red.xlen(stream) == 1
+    assert red.xinfo_groups(stream) == []  # not even joined: nothing read, nothing pending
 
 
 def test_the_commands_name_a_redis_they_cannot_reach(
