@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import getpass
 import sys
+from datetime import date
 from typing import NoReturn
 
 from rich.console import Console
 
 from tactica.config import get_settings
+from tactica.errors import InvalidInput
 from tactica.store.db import Store
 
 console = Console()
@@ -32,3 +34,13 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print an error in red on stderr and exit with ``code``."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
     sys.exit(code)
+
+
+def parse_day(raw: str | None, where: str) -> date | None:
+    """A day given on the command line (``2026-11-24``); InvalidInput names the option."""
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"a day such as 2026-11-24, got {raw!r}", where) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tactica.cli._common import console, fail, open_store
+from tactica.cli._common import console, fail, open_store, parse_day
 from tactica.errors import InvalidInput, NotFound
 from tactica.services import event_types, events
 
@@ -184,7 +183,7 @@ def figures_cmd(
     """Per triggered campaign: events matched, contacted, suppressed by outcome and reason."""
     with open_store().session() as s:
         rows = events.figures(
-            s, program=program, since=_day(since, "--since"), until=_day(until, "--until")
+            s, program=program, since=parse_day(since, "--since"), until=parse_day(until, "--until")
         )
     if not rows:
         console.print("No event has reached a triggered campaign yet.")
@@ -203,12 +202,3 @@ def figures_cmd(
             escape(top) or "-",
         )
     console.print(t)
-
-
-def _day(raw: str | None, where: str) -> date | None:
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"a day such as 2026-11-24, got {raw!r}", where) from None

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from tactica.cli._common import cli_actor, console, open_store
+from tactica.cli._common import cli_actor, console, open_store, parse_day
 from tactica.errors import InvalidInput
 from tactica.services import offers
 
@@ -25,15 +25,6 @@ def _money(raw: str | None, where: str) -> Decimal | None:
         return Decimal(raw)
     except InvalidOperation:
         raise InvalidInput(f"{raw!r} is not a number", where=where) from None
-
-
-def _day(raw: str | None, where: str) -> date | None:
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{raw!r} is not a date like 2026-12-31", where=where) from None
 
 
 @app.command("create")
@@ -65,8 +56,8 @@ def create(
         discount_min=_money(discount_min, "discount_min") or Decimal(0),
         discount_max=_money(discount_max, "discount_max") or Decimal(0),
         eligibility=eligibility,
-        valid_from=_day(valid_from, "valid_from"),
-        valid_to=_day(valid_to, "valid_to"),
+        valid_from=parse_day(valid_from, "valid_from"),
+        valid_to=parse_day(valid_to, "valid_to"),
     )
     with open_store().session() as s:
         offers.create_offer(s, data, actor=cli_actor())
@@ -93,8 +84,8 @@ def update(
         "value": _money(value, "value"),
         "margin": _money(margin, "margin"),
         "eligibility": eligibility,
-        "valid_from": _day(valid_from, "valid_from"),
-        "valid_to": _day(valid_to, "valid_to"),
+        "valid_from": parse_day(valid_from, "valid_from"),
+        "valid_to": parse_day(valid_to, "valid_to"),
         "active": active,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
@@ -109,7 +100,7 @@ def list_(active_on: str | None = typer.Option(None, help="Only offers valid tha
     """Every offer."""
     with open_store().session() as s:
         t = Table("code", "name", "product", "price", "value", "margin", "valid", "eligibility")
-        for o in offers.list_offers(s, active_on=_day(active_on, "active_on")):
+        for o in offers.list_offers(s, active_on=parse_day(active_on, "active_on")):
             valid = f"{o.valid_from or '…'} → {o.valid_to or '…'}"
             t.add_row(
                 o.code,

@@ -7,7 +7,7 @@ a marketer approving a discount): that user's role then decides what is allowed.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from tactica.cli._common import cli_actor, console, open_store
+from tactica.cli._common import cli_actor, console, open_store, parse_day
 from tactica.domain.access import Role
 from tactica.errors import InvalidInput, PermissionDenied
 from tactica.services import orders, sales, users
@@ -50,15 +50,6 @@ def _acting(s: Session, as_user: str | None) -> Acting:
 
 def _skills(value: str | None) -> list[str] | None:
     return None if value is None else [v for v in value.split(",") if v.strip()]
-
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"a date such as 2026-11-24, got {value!r}", option) from None
 
 
 def _when(value: str | None) -> datetime | None:
@@ -376,9 +367,9 @@ def figures(
     tz: str = typer.Option("UTC", help="Time zone the days are in"),
 ) -> None:
     """Calls, visits, cost, cost per call, orders, orders per call, open and overdue leads."""
-    start = _day(day, "--day") or datetime.now(UTC).date()
+    start = parse_day(day, "--day") or datetime.now(UTC).date()
     with open_store().session() as s:
-        got = sales.figures(s, start, to=_day(to, "--to"), rep=rep, tz=tz)
+        got = sales.figures(s, start, to=parse_day(to, "--to"), rep=rep, tz=tz)
     period = got.start.isoformat() + (f" to {got.end.isoformat()}" if got.end != got.start else "")
     t = Table(
         "day",

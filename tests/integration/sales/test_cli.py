@@ -87,7 +87,7 @@ def test_bad_input_gets_a_clear_error(tactica: Tactica) -> None:
         (("leads", "activity", str(lead), "call", "--as", "ghost"), 4, "ghost"),
         (("leads", "assign", str(lead), "paulo", "--as", "rita"), 7, "may not reassign"),
         (("leads", "list", "--status", "open"), 2, "status: one of new, contacted"),
-        (("sales", "figures", "--day", "24/11/2026"), 2, "--day: a date such as 2026-11-24"),
+        (("sales", "figures", "--day", "24/11/2026"), 2, "--day: a day such as 2026-11-24"),
         (("orders", "list", "--status", "paid"), 2, "status: one of booked"),
     ]
     for args, code, message in cases:
