@@ -148,6 +148,8 @@ def test_each_kind_reads_back_as_it_was_written() -> None:
         assert from_data(spec.as_data()) == spec
     assert parse_lifecycle(None) == (None, [])
     assert from_data(None) is None
+    assert from_data({"kind": "wedding", "field": "d"}) is None
+    assert from_data({"kind": "inactivity", "field": "d"}) is None
 
 
 @pytest.mark.parametrize(
