@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from tactica.services.events import take_events
 from tactica.store.db import Store
 from tests.integration.api.conftest import Api
 from tests.integration.events import conftest as events_setup
-from tests.integration.events.conftest import NOW
+from tests.integration.events.conftest import NOW, top_up
 
 # The events' store (customers, an event type, a running triggered campaign) is a
 # fixture of another folder: bound here so these tests can ask for it.
@@ -32,16 +31,6 @@ events_store = events_setup.events_store
 CAMPAIGN = ("moments", "top-up-bonus")
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def _event(eid: str, customer: str, amount: float = 60.0) -> dict[str, Any]:
-    return {
-        "id": eid,
-        "type": "top_up",
-        "customer_id": customer,
-        "time": (NOW - timedelta(seconds=5)).isoformat(),
-        "payload": {"amount": amount, "shop": "online"},
-    }
 
 
 def _parse(text: str) -> Samples:
@@ -83,15 +72,15 @@ def test_a_scrape_shows_the_decisions_taken(api: Api, events_store: Store) -> No
     first = take_events(
         events_store,
         [
-            _event("e1", "c05"),  # 21 months, 60: contacted
-            _event("e2", "c01"),  # 9 months: the campaign's rule does not hold
-            _event("e3", "c06"),  # opted out of SMS
+            top_up("e1", "c05"),  # 21 months, 60: contacted
+            top_up("e2", "c01"),  # 9 months: the campaign's rule does not hold
+            top_up("e3", "c06"),  # opted out of SMS
             {"id": "e4", "type": "top_up"},  # no customer, no time: rejected
         ],
         source="stream",
         now=NOW,
     )
-    again = take_events(events_store, [_event("e1", "c05")], source="stream", now=NOW)
+    again = take_events(events_store, [top_up("e1", "c05")], source="stream", now=NOW)
     assert (first.accepted, len(first.rejected), again.duplicates) == (3, 1, ["e1"])
     after = _scrape(api)
 
@@ -209,8 +198,8 @@ def test_several_processes_add_up_in_multiprocess_mode(events_store: Store, tmp_
     folder.mkdir()
     env = {**os.environ, metrics.MULTIPROCESS_ENV: str(folder)}
     batches = [
-        [_event("a1", "c05"), _event("a2", "c01")],
-        [_event("b1", "c09"), _event("b2", "c10"), _event("b3", "c11", amount=5)],
+        [top_up("a1", "c05"), top_up("a2", "c01")],
+        [top_up("b1", "c09"), top_up("b2", "c10"), top_up("b3", "c11", amount=5)],
     ]
     taken = [
         int(_child(_TAKE, env, events_store.url, json.dumps(b), NOW.isoformat())) for b in batches

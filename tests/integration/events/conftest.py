@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -86,6 +86,20 @@ def events_store(store: Store) -> Store:
         programs.set_status(s, "moments", "running", actor="t")
         s.commit()
     return store
+
+
+def top_up(
+    eid: str, customer: str, amount: Any = 60.0, shop: str = "online", **over: Any
+) -> dict[str, Any]:
+    """A ``top_up`` event as a producer sends it, five seconds before NOW."""
+    return {
+        "id": eid,
+        "type": "top_up",
+        "customer_id": customer,
+        "time": (NOW - timedelta(seconds=5)).isoformat(),
+        "payload": {"amount": amount, "shop": shop},
+        **over,
+    }
 
 
 @pytest.fixture

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 import sqlalchemy as sa
 
 from tactica.store.db import Store
 from tactica.store.models import Contact, EventRow
 from tests.integration.api.conftest import Api, api  # noqa: F401 - the fixture
-from tests.integration.events.conftest import NOW
-
-
-def _event(eid: str, customer: str, amount: Any = 60.0) -> dict[str, Any]:
-    return {
-        "id": eid,
-        "type": "top_up",
-        "customer_id": customer,
-        "time": (NOW - timedelta(seconds=5)).isoformat(),
-        "payload": {"amount": amount},
-    }
+from tests.integration.events.conftest import top_up
 
 
 def test_a_machine_sends_events_and_reads_what_they_led_to(
@@ -32,10 +19,10 @@ def test_a_machine_sends_events_and_reads_what_they_led_to(
         "/events",
         json={
             "events": [
-                _event("e1", "c05"),
-                _event("e2", "c05", amount="lots"),
-                _event("e3", "ghost"),
-                _event("e4", "c01"),
+                top_up("e1", "c05"),
+                top_up("e2", "c05", amount="lots"),
+                top_up("e3", "ghost"),
+                top_up("e4", "c01"),
             ]
         },
         headers=machine,
@@ -64,7 +51,7 @@ def test_a_machine_sends_events_and_reads_what_they_led_to(
         assert s.scalar(sa.select(Contact.id)) == contact["contact_id"]
 
     # Sent again (a producer retrying): accepted, nothing decided twice.
-    again = api.client.post("/events", json={"events": [_event("e1", "c05")]}, headers=machine)
+    again = api.client.post("/events", json={"events": [top_up("e1", "c05")]}, headers=machine)
     assert again.status_code == 200 and again.json()["duplicates"] == ["e1"]
 
     # The machine may send, not read; a marketer reads.
@@ -72,7 +59,7 @@ def test_a_machine_sends_events_and_reads_what_they_led_to(
     listed = api.client.get("/events?customer_id=c05", headers=api.as_("marketer")).json()
     assert [e["id"] for e in listed] == ["e1"]
     shown = api.client.get("/events/e1", headers=api.as_("analyst")).json()
-    assert shown["status"] == "contacted" and shown["payload"] == {"amount": 60.0, "shop": None}
+    assert shown["status"] == "contacted" and shown["payload"] == {"amount": 60.0, "shop": "online"}
     figures = api.client.get("/events/figures", headers=api.as_("analyst")).json()
     assert figures[0]["matched"] == 2 and figures[0]["contacted"] == 1
     assert figures[0]["suppressed"] == {"not_eligible": 1}
@@ -85,7 +72,7 @@ def test_a_batch_of_only_bad_events_gets_422_naming_each_field(
 ) -> None:
     r = api.client.post(
         "/events",
-        json={"events": [_event("x", "c05", amount="lots"), {"id": "y"}]},
+        json={"events": [top_up("x", "c05", amount="lots"), {"id": "y"}]},
         headers=api.as_("integration"),
     )
 
@@ -102,7 +89,7 @@ def test_a_batch_of_only_bad_events_gets_422_naming_each_field(
     assert (
         api.client.post("/events", content=b"{", headers=api.as_("integration")).status_code == 400
     )
-    assert api.client.post("/events", json={"events": [_event("z", "c05")]}).status_code == 401
+    assert api.client.post("/events", json={"events": [top_up("z", "c05")]}).status_code == 401
 
 
 def test_event_types_are_declared_over_http(

@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -14,18 +13,7 @@ from tactica.services import lists, programs, runs
 from tactica.services.events import take_events
 from tactica.store.db import Store
 from tactica.store.models import Contact, EventFigure, EventRow, OutboxEntry
-from tests.integration.events.conftest import DOCS, NOW
-
-
-def _event(eid: str, customer: str, amount: float = 60.0, **over: Any) -> dict[str, Any]:
-    return {
-        "id": eid,
-        "type": "top_up",
-        "customer_id": customer,
-        "time": (NOW - timedelta(seconds=5)).isoformat(),
-        "payload": {"amount": amount, "shop": "online"},
-        **over,
-    }
+from tests.integration.events.conftest import DOCS, NOW, top_up
 
 
 def _contacts(store: Store) -> list[Contact]:
@@ -36,7 +24,7 @@ def _contacts(store: Store) -> list[Contact]:
 def test_an_eligible_event_becomes_a_queued_contact_in_the_ledger_and_the_outbox(
     events_store: Store,
 ) -> None:
-    taken = take_events(events_store, [_event("e1", "c05")], now=NOW)
+    taken = take_events(events_store, [top_up("e1", "c05")], now=NOW)
 
     assert taken.accepted == 1 and taken.contacts == 1
     (d,) = taken.decided
@@ -68,9 +56,9 @@ def test_an_eligible_event_becomes_a_queued_contact_in_the_ledger_and_the_outbox
 
 
 def test_a_replayed_event_is_accepted_and_not_decided_twice(events_store: Store) -> None:
-    first = take_events(events_store, [_event("e1", "c05")], now=NOW)
+    first = take_events(events_store, [top_up("e1", "c05")], now=NOW)
     again = take_events(
-        events_store, [_event("e1", "c05"), _event("e1", "c05")], now=NOW + timedelta(seconds=1)
+        events_store, [top_up("e1", "c05"), top_up("e1", "c05")], now=NOW + timedelta(seconds=1)
     )
 
     assert first.contacts == 1
@@ -85,11 +73,11 @@ def test_each_campaign_says_why_it_did_not_contact(events_store: Store) -> None:
     taken = take_events(
         events_store,
         [
-            _event("small", "c05", amount=10),  # the rule: amount below 50
-            _event("new", "c01"),  # tenure 9 months
-            _event("optout", "c06"),
-            _event("nomsisdn", "c07"),
-            _event("noconsent", "c08"),
+            top_up("small", "c05", amount=10),  # the rule: amount below 50
+            top_up("new", "c01"),  # tenure 9 months
+            top_up("optout", "c06"),
+            top_up("nomsisdn", "c07"),
+            top_up("noconsent", "c08"),
         ],
         now=NOW,
     )
@@ -111,11 +99,11 @@ def test_bad_events_are_reported_by_index_and_the_good_ones_taken(events_store: 
     taken = take_events(
         events_store,
         [
-            _event("good", "c05"),
-            _event("bad-amount", "c06", payload={"amount": "lots"}),
+            top_up("good", "c05"),
+            top_up("bad-amount", "c06", payload={"amount": "lots"}),
             {"id": "no-type", "customer_id": "c06", "time": NOW.isoformat()},
-            _event("naive-time", "c06", time="2026-11-24T09:00:00"),
-            _event("typo", "c06", payload={"amount": 70, "shopp": "x"}),
+            top_up("naive-time", "c06", time="2026-11-24T09:00:00"),
+            top_up("typo", "c06", payload={"amount": 70, "shopp": "x"}),
             "not an object",
         ],
         now=NOW,
@@ -133,7 +121,7 @@ def test_bad_events_are_reported_by_index_and_the_good_ones_taken(events_store: 
 
 
 def test_an_unknown_customer_is_kept_unattributed(events_store: Store) -> None:
-    taken = take_events(events_store, [_event("ghost", "nobody")], now=NOW)
+    taken = take_events(events_store, [top_up("ghost", "nobody")], now=NOW)
 
     assert taken.unattributed == ["ghost"]
     with events_store.session() as s:
@@ -145,11 +133,11 @@ def test_only_running_programs_decide(events_store: Store) -> None:
     with events_store.session() as s:
         programs.set_status(s, "moments", "paused", actor="t")
         s.commit()
-    paused = take_events(events_store, [_event("p1", "c05")], now=NOW)
+    paused = take_events(events_store, [top_up("p1", "c05")], now=NOW)
     with events_store.session() as s:
         programs.set_status(s, "moments", "running", actor="t")
         s.commit()
-    running = take_events(events_store, [_event("p2", "c05")], now=NOW)
+    running = take_events(events_store, [top_up("p2", "c05")], now=NOW)
 
     assert [d.status for d in paused.decided] == ["no_match"]
     assert [d.status for d in running.decided] == ["contacted"]
@@ -160,7 +148,7 @@ def test_events_and_runs_share_one_ledger(events_store: Store) -> None:
     runs.run_program(events_store, "moments", actor="t", now=NOW - timedelta(hours=1))
     ran = {c.customer_id for c in _contacts(events_store)}
     assert "c05" in ran
-    taken = take_events(events_store, [_event("after-run", "c05")], now=NOW)
+    taken = take_events(events_store, [top_up("after-run", "c05")], now=NOW)
     (o,) = taken.decided[0].outcomes
     assert o.outcome == "policy"
     assert "contacted 1 time in the last 30 days, limit 1 (policy 'one-a-month')" in o.reason
@@ -169,7 +157,7 @@ def test_events_and_runs_share_one_ledger(events_store: Store) -> None:
         s.execute(sa.delete(OutboxEntry))
         s.execute(sa.delete(Contact))
         s.commit()
-    take_events(events_store, [_event("before-run", "c09")], now=NOW)
+    take_events(events_store, [top_up("before-run", "c09")], now=NOW)
     result = runs.run_program(events_store, "moments", actor="t", now=NOW + timedelta(hours=1))
     assert result is not None
     with events_store.session() as s:
@@ -180,7 +168,7 @@ def test_events_and_runs_share_one_ledger(events_store: Store) -> None:
 
 
 def test_two_events_of_one_customer_in_one_batch_respect_the_cap(events_store: Store) -> None:
-    taken = take_events(events_store, [_event("a", "c05"), _event("b", "c05")], now=NOW)
+    taken = take_events(events_store, [top_up("a", "c05"), top_up("b", "c05")], now=NOW)
 
     assert [d.status for d in taken.decided] == ["contacted", "no_contact"]
     assert taken.decided[1].outcomes[0].outcome == "policy"
@@ -190,7 +178,7 @@ def test_a_campaign_capacity_counts_the_day(
     events_store: Store, apply_docs: Callable[[str], None]
 ) -> None:
     apply_docs(DOCS.replace("    priority: 10\n", "    priority: 10\n    capacity: 2\n"))
-    taken = take_events(events_store, [_event(f"e{i}", f"c{i:02d}") for i in (5, 6, 9)], now=NOW)
+    taken = take_events(events_store, [top_up(f"e{i}", f"c{i:02d}") for i in (5, 6, 9)], now=NOW)
 
     assert [d.outcomes[0].outcome for d in taken.decided] == ["contacted", "contacted", "capacity"]
     assert taken.decided[2].outcomes[0].reason == (
@@ -206,7 +194,7 @@ def test_concurrent_events_of_one_customer_never_both_pass_the_cap(events_store:
     def taker(k: int) -> None:
         try:
             start.wait()
-            take_events(events_store, [_event(f"race-{k}", "c05")], now=NOW)
+            take_events(events_store, [top_up(f"race-{k}", "c05")], now=NOW)
         except BaseException as e:
             errors.append(e)
 
