@@ -8,7 +8,7 @@ from rich.table import Table
 
 from tactica.cli._common import cli_actor, console, open_store
 from tactica.domain.programs import legal_targets
-from tactica.services import policies, programs
+from tactica.services import events, policies, programs
 
 app = typer.Typer(help="Programs: list, show, move through their life.", no_args_is_help=True)
 policies_app = typer.Typer(
@@ -36,7 +36,14 @@ def show(name: str) -> None:
         data = programs.program_data(s, p)
         moves = ", ".join(t.value for t in legal_targets(p.status)) or "none"
         console.print(f"[bold]{name}[/]: {p.status} (can become: {moves})")
+        figures = events.figures(s, program=name)
     print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
+    # As YAML comments, so the output still applies as it is.
+    for f in figures:
+        print(
+            f"# events for {f.campaign}: {f.matched} matched, {f.contacted} contacted, "
+            f"{sum(f.suppressed.values())} suppressed (tactica events figures --program {name})"
+        )
 
 
 @app.command("status")

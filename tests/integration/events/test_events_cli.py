@@ -69,6 +69,9 @@ def test_send_list_show_explain_and_figures(
     row = next(line for line in figures.out.splitlines() if "top-up-bonus" in line)
     assert [cell.strip() for cell in row.split("│")[3:6]] == ["3", "1", "2"]
 
+    shown_program = tactica("programs", "show", "moments")
+    assert "# events for top-up-bonus: 3 matched, 1 contacted, 2 suppressed" in shown_program.out
+
     types = tactica("events", "types")
     assert "top_up" in types.out and "moments/top-up-bonus" in types.out
 
