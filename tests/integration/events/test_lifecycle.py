@@ -45,18 +45,24 @@ fields: {days_left: int}
 lifecycle: {kind: contract_end, field: contract_end, days: 30}
 """
 
-# The fixture's program, with one more campaign: a gift on adult birthdays.
-PROGRAM = (
-    DOCS[DOCS.index("kind: Program") :]
-    + """\
-  - name: birthday-gift
-    kind: triggered
-    events: [birthday]
-    eligibility: "event.age >= 18"
-    offers: [DATA-5GB]
-    channels: [sms]
-"""
-)
+
+def _with_birthday_gift() -> str:
+    """The fixture's program with one more campaign: a gift on adult birthdays."""
+    (program,) = [d for d in yaml.safe_load_all(DOCS) if d["kind"] == "Program"]
+    program["campaigns"].append(
+        {
+            "name": "birthday-gift",
+            "kind": "triggered",
+            "events": ["birthday"],
+            "eligibility": "event.age >= 18",
+            "offers": ["DATA-5GB"],
+            "channels": ["sms"],
+        }
+    )
+    return yaml.safe_dump(program, sort_keys=False)
+
+
+PROGRAM = _with_birthday_gift()
 
 DATES: dict[str, dict[str, Any]] = {
     "c01": {"birth_date": date(1990, 11, 24), "last_activity": datetime(2026, 10, 25, 23, 59, 59)},
