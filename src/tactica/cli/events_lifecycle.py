@@ -7,13 +7,12 @@ its events were taken already and come back as duplicates.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
 
-from tactica.cli._common import console, open_store
-from tactica.errors import InvalidInput
+from tactica.cli._common import console, open_store, parse_day
 
 
 def _n(n: int) -> str:
@@ -28,10 +27,7 @@ def lifecycle(
     """Generate a day's lifecycle events (birthdays, anniversaries, quiet spells, contract ends)."""
     from tactica.services.lifecycle import generate
 
-    try:
-        when = date.fromisoformat(day) if day is not None else None
-    except ValueError:
-        raise InvalidInput(f"a day such as 2026-11-24, got {day!r}", where="--date") from None
+    when = parse_day(day, "--date")
     store = open_store()
     try:
         result = generate(store, when or datetime.now(UTC).date())
