@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -42,6 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from tactica.domain.capacity import money
 from tactica.domain.events import Event, payload_json, read_event
 from tactica.domain.policy import ContactStatus
 from tactica.errors import InvalidInput, NotFound
@@ -49,6 +50,7 @@ from tactica.realtime import metrics
 from tactica.realtime.decide import CampaignOutcome, decide_event
 from tactica.realtime.profile import read_profiles
 from tactica.services.live_campaigns import Catalog, LiveCampaign, current
+from tactica.services.run_inputs import program_spent
 from tactica.store.customer_table import customer_table
 from tactica.store.db import Store
 from tactica.store.models import (
@@ -197,6 +199,7 @@ def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> Ev
     )
     rooms = _Rooms(s, now)
     figures: Counter[tuple[str, str, date, str, str]] = Counter()
+    costs: defaultdict[tuple[str, str, date, str, str], Decimal] = defaultdict(Decimal)
     contacts: list[dict[str, Any]] = []
     owners: list[int] = []  # the index in ``results`` of each contact's event
     results: list[tuple[int, Event, str, tuple[CampaignOutcome, ...]]] = []
@@ -227,6 +230,7 @@ def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> Ev
             figures[(o.program, o.campaign, day, "matched", "")] += 1
             figures[(o.program, o.campaign, day, o.outcome, o.key[:200])] += 1
             if o.outcome == "contacted":
+                costs[(o.program, o.campaign, day, o.outcome, "")] += o.cost
                 contacts.append(_contact_row(event, camp, o, ids[event.event_id], now))
                 owners.append(len(results))
         made = any(o.outcome == "contacted" for o in outcomes)
@@ -264,7 +268,7 @@ def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> Ev
         ),
         updates,
     )
-    _add_figures(s, figures)
+    _add_figures(s, figures, costs)
     out.decided.sort(key=lambda d: d.index)
     return out
 
@@ -313,6 +317,8 @@ def _lock(s: Session, catalog: Catalog, events: Sequence[Event]) -> None:
         for camp in catalog.campaigns_for(e.type):
             if camp.capacity is not None:
                 keys.add(_lock_key("campaign", camp.program, camp.name))
+            if camp.budget is not None or camp.program_budget is not None:
+                keys.add(_lock_key("program", camp.program))
             for cap in camp.policy.daily_capacity:
                 if cap.channel in camp.channels:
                     keys.add(_lock_key("channel", cap.channel))
@@ -348,6 +354,7 @@ class _Rooms:
     def __init__(self, s: Session, now: datetime) -> None:
         self.s, self.now = s, now
         self.used: dict[tuple[str, ...], int] = {}
+        self.spent: dict[str, tuple[Decimal, dict[str, Decimal]]] = {}
 
     def _count(self, key: tuple[str, ...], since: datetime, *where: Any) -> int:
         if key not in self.used:
@@ -364,6 +371,33 @@ class _Rooms:
                 or 0
             )
         return self.used[key]
+
+    def _spent(self, program: str) -> tuple[Decimal, dict[str, Decimal]]:
+        if program not in self.spent:
+            total, per = program_spent(self.s, program)
+            self.spent[program] = (total, dict(per))
+        return self.spent[program]
+
+    def _budget(self, camp: LiveCampaign) -> tuple[str, str] | None:
+        """Why the campaign's or the program's budget has no room for one more contact."""
+        if camp.budget is None and camp.program_budget is None:
+            return None
+        total, per = self._spent(camp.program)
+        cost = camp.cost_per_contact
+        mine = per.get(camp.name, Decimal(0))
+        if camp.budget is not None and mine + cost > camp.budget:
+            return (
+                f"campaign budget {money(camp.budget)} reached ({money(mine)} spent, "
+                f"{money(cost)} a contact)",
+                "campaign budget",
+            )
+        if camp.program_budget is not None and total + cost > camp.program_budget:
+            return (
+                f"program budget {money(camp.program_budget)} reached ({money(total)} spent, "
+                f"{money(cost)} a contact)",
+                "program budget",
+            )
+        return None
 
     def ask(self, camp: Any, channel: str) -> tuple[str, str] | None:
         """Why ``camp`` may not contact on ``channel`` now (None: it may, and it is counted)."""
@@ -394,8 +428,15 @@ class _Rooms:
                     f"{channel} daily capacity",
                 )
             counted.append(key)
+        no_money = self._budget(camp)
+        if no_money is not None:
+            return no_money
         for key in counted:
             self.used[key] += 1
+        if camp.budget is not None or camp.program_budget is not None:
+            total, per = self.spent[camp.program]
+            per[camp.name] = per.get(camp.name, Decimal(0)) + camp.cost_per_contact
+            self.spent[camp.program] = (total + camp.cost_per_contact, per)
         return None
 
 
@@ -451,18 +492,34 @@ def _decision_data(o: CampaignOutcome) -> dict[str, Any]:
     return out
 
 
-def _add_figures(s: Session, figures: Counter[tuple[str, str, date, str, str]]) -> None:
-    """Add the batch's counts to the day's figures, in key order (no deadlock between takers)."""
+def _add_figures(
+    s: Session,
+    figures: Counter[tuple[str, str, date, str, str]],
+    costs: Mapping[tuple[str, str, date, str, str], Decimal],
+) -> None:
+    """Add the batch's counts (and the contacts' planned cost) to the day's figures, in
+    key order (no deadlock between takers)."""
     if not figures:
         return
     rows = [
-        {"program": p, "campaign": c, "day": d, "outcome": o, "reason": r, "count": n}
+        {
+            "program": p,
+            "campaign": c,
+            "day": d,
+            "outcome": o,
+            "reason": r,
+            "count": n,
+            "cost": costs.get((p, c, d, o, r), Decimal(0)),
+        }
         for (p, c, d, o, r), n in sorted(figures.items())
     ]
     insert = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(_FIGURES)
     stmt = insert.on_conflict_do_update(
         index_elements=["program", "campaign", "day", "outcome", "reason"],
-        set_={"count": _FIGURES.c.count + insert.excluded.count},
+        set_={
+            "count": _FIGURES.c.count + insert.excluded.count,
+            "cost": _FIGURES.c.cost + insert.excluded.cost,
+        },
     )
     s.execute(stmt, rows)
 

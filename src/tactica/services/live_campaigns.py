@@ -84,6 +84,9 @@ class LiveCampaign:
     cost_per_contact: Decimal
     policy_name: str
     policy: ContactPolicy
+    #: the campaign's and its program's budgets, spent by runs and events alike
+    budget: Decimal | None = None
+    program_budget: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,8 @@ def build(session: Session, now: datetime, sig: tuple[Any, ...] | None = None) -
                 cost_per_contact=c.cost_per_contact,
                 policy_name=p.policy,
                 policy=policy,
+                budget=c.budget,
+                program_budget=p.budget,
             )
             horizon = max(horizon, history_horizon(policy))
             for e in listened:

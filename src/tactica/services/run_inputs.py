@@ -50,6 +50,7 @@ from tactica.store.models import (
     Contact,
     ContactPolicyRow,
     CostBooking,
+    EventFigure,
     Offer,
     Program,
     Run,
@@ -432,8 +433,9 @@ def _spent(
 ) -> tuple[Decimal, dict[str, Decimal]]:
     """What the program has spent (before run ``before``): in all, per campaign.
 
-    The completed runs' planned cost, corrected by what dispatch booked since. A past
-    run (``before``) is explained with its plan only: bookings carry no run.
+    The completed runs' planned cost, corrected by what dispatch booked since, plus
+    the planned cost of the contacts events made. A past run (``before``) is explained
+    with its plan only: bookings carry no run.
     """
     q = (
         sa.select(RunCampaign.campaign, sa.func.sum(RunCampaign.cost))
@@ -458,7 +460,21 @@ def _spent(
         ).all()
         for name, delta in booked:
             per[name] = per.get(name, Decimal("0")) + Decimal(delta or 0)
+    # Contacts decided by events have no run: their planned cost is in the figures.
+    from_events = sa.select(EventFigure.campaign, sa.func.sum(EventFigure.cost)).where(
+        EventFigure.program == program, EventFigure.outcome == "contacted"
+    )
+    if before is not None:
+        from_events = from_events.where(EventFigure.day <= before.as_of.date())
+    for name, cost in session.execute(from_events.group_by(EventFigure.campaign)):
+        per[name] = per.get(name, Decimal("0")) + Decimal(cost or 0)
     return sum(per.values(), Decimal("0")), per
+
+
+def program_spent(session: Session, program: str) -> tuple[Decimal, dict[str, Decimal]]:
+    """What ``program`` has spent so far, in all and per campaign: its completed runs'
+    planned cost, corrected by what dispatch booked, and what its events' contacts cost."""
+    return _spent(session, program, None)
 
 
 def day_bounds(as_of: datetime, timezone: str) -> tuple[datetime, datetime]:

@@ -821,6 +821,9 @@ class EventFigure(Base):
     outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
     reason: Mapped[str] = mapped_column(String(200), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: what the contacts counted here were planned to cost (``contacted`` rows only):
+    #: what events spent of their program's budgets
+    cost: Mapped[Decimal] = mapped_column(Numeric(16, 4), default=Decimal("0"))
 
 
 class ChangeStamp(Base):

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from tactica.services import lists, programs, runs
+from tactica.services import explain, lists, programs, runs
 from tactica.services.events import take_events
 from tactica.store.db import Store
 from tactica.store.models import Contact, EventFigure, EventRow, OutboxEntry
@@ -184,6 +184,36 @@ def test_a_campaign_capacity_counts_the_day(
     assert taken.decided[2].outcomes[0].reason == (
         "campaign capacity reached: 2 contacts today, capacity 2"
     )
+
+
+def test_budgets_are_spent_by_events_and_runs_alike(
+    events_store: Store, apply_docs: Callable[[str], None]
+) -> None:
+    # The triggered campaign costs 0.05 a contact and may spend 0.10.
+    apply_docs(DOCS.replace("    priority: 10\n", "    priority: 10\n    budget: 0.10\n"))
+    taken = take_events(events_store, [top_up(f"e{i}", f"c{i:02d}") for i in (5, 6, 9)], now=NOW)
+
+    assert [d.outcomes[0].outcome for d in taken.decided] == ["contacted", "contacted", "capacity"]
+    assert taken.decided[2].outcomes[0].reason == (
+        "campaign budget 0.1 reached (0.1 spent, 0.05 a contact)"
+    )
+
+    # A program budget of 0.12: the events spent 0.10, so the run can afford nobody at 0.05.
+    apply_docs(
+        DOCS.replace("owner: ana\n", "owner: ana\nbudget: 0.12\n").replace(
+            "  - name: monthly\n", "  - name: monthly\n    cost_per_contact: 0.05\n"
+        )
+    )
+    done = runs.run_program(events_store, "moments", actor="t", now=NOW + timedelta(hours=1))
+    assert done is not None and done.run_id is not None
+    with events_store.session() as s:
+        by_run = s.scalar(
+            sa.select(sa.func.count()).select_from(Contact).where(Contact.run_id == done.run_id)
+        )
+    assert by_run == 0
+    why = explain.explain_customer(events_store, "c10", run_id=done.run_id)
+    (camp,) = why.campaigns
+    assert "program budget 0.12 (0.1 spent before this run)" in camp.outcome
 
 
 def test_concurrent_events_of_one_customer_never_both_pass_the_cap(events_store: Store) -> None:

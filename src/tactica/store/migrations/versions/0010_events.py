@@ -120,6 +120,7 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(16), nullable=False),
         sa.Column("reason", sa.String(200), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("cost", sa.Numeric(16, 4), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint(
             "program", "campaign", "day", "outcome", "reason", name=op.f("pk_event_figures")
         ),
