@@ -234,6 +234,12 @@ def scheduler(
         report = sched.tick(store, on_run=show)
         for name in report.completed:
             console.print(f"program {name} completed (its end date has passed)")
+        if report.lifecycle is not None and report.lifecycle.types:
+            day = report.lifecycle
+            console.print(
+                f"lifecycle events of {day.day.isoformat()}: {day.fired} fired, "
+                f"{day.decided} decided, {day.contacts} contact(s)"
+            )
         for err in report.errors:
             console.print(f"[red]error:[/] {err}", highlight=False)
         if once:

@@ -1,6 +1,6 @@
 """Event types: declared, listed, changed and removed; the shapes events are checked against.
 
-A declaration as a document (``tactica apply -f``, or ``POST /event-types``)::
+A declaration as a document (``tactica apply -f``, or ``PUT /event-types/{name}``)::
 
     kind: EventType
     name: top_up

@@ -439,3 +439,27 @@ def test_the_command_generates_a_day_and_prints_what_each_type_did(tactica: Tact
     assert _cells(again.out, "birthday") == ["birthday", "birthday", "1", "0", "1", "0"]
     assert bad.code == 2 and "--date: a day such as 2026-11-24, got '1 March'" in bad.err
     assert future.code == 2 and "date: 9999-12-31 is after today" in future.err
+
+
+def test_the_scheduler_says_what_the_day_s_lifecycle_events_did(tactica: Tactica) -> None:
+    today = datetime.now(UTC).date()
+    born = today.replace(
+        year=today.year - 30, day=28 if (today.month, today.day) == (2, 29) else today.day
+    )
+    store = Store.from_settings(get_settings())
+    try:
+        with store.session() as s:
+            add_fields(s, [FieldDef("birth_date", FieldType.DATE)])
+            s.execute(sa.insert(customer_table(load_schema(s))), [{"id": "a", "birth_date": born}])
+            docs = list(yaml.safe_load_all(TYPES.split("---")[0]))
+            as_code.apply_documents(s, docs, source="t", actor="t")
+            s.commit()
+    finally:
+        store.dispose()
+
+    ticked = tactica("scheduler", "--once")
+
+    assert ticked.code == 0, ticked.err
+    assert (
+        f"lifecycle events of {today.isoformat()}: 1 fired, 1 decided, 0 contact(s)" in ticked.out
+    )
