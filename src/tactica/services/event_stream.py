@@ -14,6 +14,11 @@ refuses — goes to the dead-letter stream ``<stream>:rejected`` with the reason
 and is acknowledged: one bad entry never stops the stream. When the database
 fails, nothing is acknowledged; the consumer waits (1 s, doubling up to 30 s) and
 takes the same entries again.
+
+Entries a consumer took and never acknowledged (it died on them) are taken again
+one at a time, so that an entry that kills whoever takes it (a poison entry) dies
+alone; one delivered more than ``max_deliveries`` times is dead-lettered unread
+instead of killing consumers forever.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
 #: Entries sent to Redis per round trip by :func:`publish`.
 PUBLISH_CHUNK = 1000
+#: Deliveries after which an entry nobody acknowledged is dead-lettered unread.
+MAX_DELIVERIES = 5
 
 # The database is down or busy: waiting helps. Any other error is the entry's own.
 _PASSING_DB_ERRORS = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
@@ -202,6 +209,7 @@ def consume(
     stop: threading.Event | None = None,
     once: bool = False,
     progress: Callable[[ConsumeStats], None] | None = None,
+    max_deliveries: int = MAX_DELIVERIES,
 ) -> ConsumeStats:
     """Take the events of a Redis stream as consumer ``consumer`` of ``group``, until stopped.
 
@@ -209,7 +217,9 @@ def consume(
     taken in one transaction and acknowledged after its commit. Entries other
     consumers left pending for ``claim_idle_ms`` are reclaimed first. ``stop`` ends
     the loop after the current batch; with ``once`` it ends when a read comes back
-    empty. ``progress`` is called with the running totals after each batch.
+    empty. ``progress`` is called with the running totals after each batch. Entries
+    taken before and never acknowledged are taken one at a time, and dead-lettered
+    unread once delivered more than ``max_deliveries`` times.
     Raises :class:`TacticaError` when, at the start, Redis cannot be reached or the
     store cannot take events (not reachable, not migrated).
     """
@@ -238,6 +248,7 @@ def consume(
             stop=stop or threading.Event(),
             progress=progress,
         )
+        reader.max_deliveries = max_deliveries
         reader.run(once=once)
         return reader.stats
     finally:
@@ -297,6 +308,9 @@ class _Consumer:
         self.claim_cursor = "0-0"
         self.own_pending = True
         self.group_missing = False
+        self.max_deliveries = MAX_DELIVERIES
+        #: True when the last entries read were delivered before (and never acknowledged)
+        self.redelivered = False
 
     def run(self, *, once: bool) -> None:
         """Read, take and acknowledge until stopped (or, with ``once``, until a read is empty)."""
@@ -317,7 +331,10 @@ class _Consumer:
                 continue
             self.backoff = FIRST_BACKOFF
             if entries:
-                self._handle(entries)
+                if self.redelivered:
+                    self._handle_redelivered(entries)
+                else:
+                    self._handle(entries)
                 if self.progress is not None:
                     self.progress(self.stats)
             elif once:
@@ -329,13 +346,18 @@ class _Consumer:
         if self.group_missing:
             ensure_group(self.client, self.stream, self.group)
             self.group_missing = False
+        self.redelivered = True
         if self.own_pending:
             # Restarted under the same name, it first finishes what it was given before.
             entries = self._read("0", block_ms=None)
             self.own_pending = bool(entries)
             if entries:
                 return entries
-        return self._claim() or self._read(">", block_ms=self.block_ms)
+        claimed = self._claim()
+        if claimed:
+            return claimed
+        self.redelivered = False
+        return self._read(">", block_ms=self.block_ms)
 
     def _leave(self) -> None:
         """Leave the group when nothing is pending for this consumer, so names do not pile up."""
@@ -396,6 +418,44 @@ class _Consumer:
         dead = [(e, _problems(e, refused)) for e in entries if e.problem or e.entry_id in refused]
         self._count(len(raw_entries), taken, len(dead))
         self._settle(ids, dead)
+
+    def _handle_redelivered(self, raw_entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Entries delivered before and never acknowledged: a consumer died on them.
+
+        Each is taken on its own, so an entry that kills its taker takes nobody else
+        down with it; one delivered more than ``max_deliveries`` times is dead-lettered
+        without being read.
+        """
+        counts = self._deliveries([entry_id for entry_id, _ in raw_entries])
+        for entry_id, fields in raw_entries:
+            n = counts.get(entry_id, 1)
+            if n > self.max_deliveries and fields:
+                entry = _Entry(entry_id, fields.get(EVENT_FIELD.encode(), b""))
+                why = (
+                    f"delivered {n} times and never acknowledged: a consumer stopped each "
+                    "time it took this entry"
+                )
+                log.error("entry %s of %r: %s; dead-lettered", entry_id, self.stream, why)
+                self.stats.read += 1
+                self.stats.rejected += 1
+                self._settle([entry_id], [(entry, (why,))])
+            else:
+                self._handle([(entry_id, fields)])
+            if self.stop.is_set():
+                return
+
+    def _deliveries(self, ids: Sequence[bytes]) -> dict[bytes, int]:
+        """How many times each pending entry of ``ids`` has been delivered."""
+        pipe = self.client.pipeline(transaction=False)
+        for entry_id in ids:
+            pipe.xpending_range(self.stream, self.group, min=entry_id, max=entry_id, count=1)
+        out: dict[bytes, int] = {}
+        for rows in pipe.execute():
+            for row in rows:
+                mid = row["message_id"]
+                key = mid if isinstance(mid, bytes) else str(mid).encode()
+                out[key] = int(row["times_delivered"])
+        return out
 
     def _take(self, events: list[Any], started: float) -> EventsTaken | None:
         """Take the events in one transaction; None when stopped while the database was down.

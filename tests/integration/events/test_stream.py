@@ -549,3 +549,23 @@ def test_the_commands_name_a_redis_they_cannot_reach(
         assert "hush" not in err
     missing = cli("events", "publish", str(tmp_path / "missing.jsonl"))
     assert missing[0] == 2 and "missing.jsonl: cannot read it" in missing[2]
+
+
+def test_an_entry_consumers_keep_dying_on_is_dead_lettered_and_the_others_taken(
+    events_store: Store, red: redis.Redis, stream: str
+) -> None:
+    publish(REDIS_URL, stream, [_event("e1", "c05"), _event("poison", "c06"), _event("e3", "c09")])
+    event_stream.ensure_group(red, stream, GROUP)
+    # A consumer took all three and died; the middle one has killed five more since.
+    red.xreadgroup(GROUP, "dead", {stream: ">"}, count=3)
+    ids = [entry_id for entry_id, _ in red.xrange(stream)]
+    red.xclaim(stream, GROUP, "dead", min_idle_time=0, message_ids=[ids[1]], retrycount=6)
+
+    stats = _consume(events_store, stream, consumer="alive", claim_idle_ms=0)
+
+    assert set(_stored(events_store)) == {"e1", "e3"}
+    (dead,) = _dead_letters(red, stream)
+    assert dead["entry"] == ids[1].decode() and '"poison"' in dead["event"]
+    assert "times and never acknowledged" in dead["problems"]
+    assert stats.rejected == 1 and stats.decided == 2
+    assert _pending(red, stream) == 0
