@@ -445,6 +445,9 @@ class CampaignSpec:
     response_window_days: int = 14
     #: Event types a triggered campaign listens to; its rules may read ``event.<field>``.
     events: tuple[str, ...] = ()
+    #: A triggered campaign leaves alone events older than this when they reach it
+    #: (a backlog after an outage is not a key moment any more); None: any age.
+    max_event_age_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -640,6 +643,15 @@ def _campaign_problems(
     why = _money_problem(c.budget, optional=True)
     if why:
         out.append(f"{at}.budget: {why}")
+    age = c.max_event_age_minutes
+    if age is not None:
+        if c.kind != "triggered":
+            out.append(f"{at}.max_event_age_minutes: only a triggered campaign answers events")
+        elif isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= 525_600:
+            out.append(
+                f"{at}.max_event_age_minutes: a whole number of minutes from 1 to 525600, "
+                f"got {age!r}"
+            )
     w = c.response_window_days
     if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 366:
         out.append(f"{at}.response_window_days: a whole number of days from 1 to 366, got {w!r}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
 from typing import Any, Protocol
@@ -81,6 +81,8 @@ class CampaignLike(Protocol):
     def cost_per_contact(self) -> Decimal: ...
     @property
     def policy(self) -> ContactPolicy: ...
+    @property
+    def max_event_age(self) -> timedelta | None: ...
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,17 @@ def decide_event(
         candidates: list[Candidate] = []
         by_name = {c.name: c for c in camps}
         for camp in camps:
+            age = now - event.at
+            if camp.max_event_age is not None and age > camp.max_event_age:
+                results[camp.name] = CampaignOutcome(
+                    camp.program,
+                    camp.name,
+                    "not_eligible",
+                    f"the event is {_minutes(age)} old, the campaign answers events up to "
+                    f"{_minutes(camp.max_event_age)} old",
+                    "event too old",
+                )
+                continue
             done = _before_policy(camp, row, profile, points, consents, candidates)
             if done is not None:
                 results[camp.name] = done
@@ -254,6 +267,13 @@ def decide_event(
             profile.ledger.append(LedgerEntry(now, c.channel, c.campaign, KIND, c.offer))
         out.extend(results[c.name] for c in camps)
     return out
+
+
+def _minutes(span: timedelta) -> str:
+    """A span as people say it: '42 min', '3 h 05 min'."""
+    total = int(span.total_seconds() // 60)
+    hours, minutes = divmod(total, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 def _before_policy(

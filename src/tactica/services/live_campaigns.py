@@ -87,6 +87,8 @@ class LiveCampaign:
     #: the campaign's and its program's budgets, spent by runs and events alike
     budget: Decimal | None = None
     program_budget: Decimal | None = None
+    #: events older than this when they reach the campaign are left alone
+    max_event_age: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,9 @@ def build(session: Session, now: datetime, sig: tuple[Any, ...] | None = None) -
                 policy=policy,
                 budget=c.budget,
                 program_budget=p.budget,
+                max_event_age=(
+                    timedelta(minutes=c.max_event_age_minutes) if c.max_event_age_minutes else None
+                ),
             )
             horizon = max(horizon, history_horizon(policy))
             for e in listened:

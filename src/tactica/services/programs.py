@@ -89,6 +89,7 @@ _CAMPAIGN_KEYS = {
     "budget",
     "response_window_days",
     "events",
+    "max_event_age_minutes",
 }
 #: A program may change while it is being prepared or is paused, not while it runs.
 EDITABLE = {ProgramStatus.DRAFT, ProgramStatus.SCHEDULED, ProgramStatus.PAUSED}
@@ -195,6 +196,7 @@ def _campaign(raw: Any, where: str, problems: list[str]) -> CampaignSpec | None:
         budget=_money(raw.get("budget"), f"{where}.budget", problems),
         response_window_days=raw.get("response_window_days", 14),
         events=_strings(raw.get("events", []), f"{where}.events", problems),
+        max_event_age_minutes=raw.get("max_event_age_minutes"),
         **texts,
     )
 
@@ -328,6 +330,8 @@ def program_data(session: Session, p: Program) -> dict[str, Any]:
         camp["response_window_days"] = c.response_window_days
         if c.events:
             camp["events"] = list(c.events)
+        if c.max_event_age_minutes is not None:
+            camp["max_event_age_minutes"] = c.max_event_age_minutes
         out["campaigns"].append(camp)
     return out
 
@@ -364,6 +368,7 @@ def _write(session: Session, p: Program, spec: ProgramSpec, policy: str) -> None
                 budget=c.budget,
                 response_window_days=c.response_window_days,
                 events=list(c.events),
+                max_event_age_minutes=c.max_event_age_minutes,
             )
         )
     session.flush()

@@ -333,6 +333,8 @@ class Campaign(Base):
     response_window_days: Mapped[int] = mapped_column(Integer, default=14)
     #: Event types a triggered campaign listens to (empty for outbound campaigns).
     events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: Events older than this (minutes) are left alone by a triggered campaign.
+    max_event_age_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class Run(Base):

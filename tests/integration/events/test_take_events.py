@@ -186,6 +186,23 @@ def test_a_campaign_capacity_counts_the_day(
     )
 
 
+def test_an_event_older_than_the_campaign_answers_is_left_alone(
+    events_store: Store, apply_docs: Callable[[str], None]
+) -> None:
+    apply_docs(
+        DOCS.replace("    priority: 10\n", "    priority: 10\n    max_event_age_minutes: 60\n")
+    )
+    late = (NOW - timedelta(hours=3)).isoformat()
+    taken = take_events(
+        events_store, [top_up("late", "c05", time=late), top_up("fresh", "c06")], now=NOW
+    )
+
+    assert [d.outcomes[0].outcome for d in taken.decided] == ["not_eligible", "contacted"]
+    assert taken.decided[0].outcomes[0].reason == (
+        "the event is 3 h 00 min old, the campaign answers events up to 1 h 00 min old"
+    )
+
+
 def test_budgets_are_spent_by_events_and_runs_alike(
     events_store: Store, apply_docs: Callable[[str], None]
 ) -> None:

@@ -190,6 +190,10 @@ def test_rule_snippet_follows_the_problem() -> None:
         ({"channels": ("sms", "sms")}, ".channels[1]: channel 'sms' is listed twice"),
         ({"kind": "triggered"}, ".events: a triggered campaign listens to at least one event type"),
         ({"kind": "batch"}, ".kind: unknown kind 'batch'"),
+        (
+            {"max_event_age_minutes": 30},
+            ".max_event_age_minutes: only a triggered campaign answers events",
+        ),
         ({"name": "Bad Name"}, "campaigns[0] 'Bad Name'.name: 'Bad Name' must start with"),
         ({"template": "  "}, ".template: is empty"),
         ({"priority": 1.5}, ".priority: must be a whole number, got 1.5"),

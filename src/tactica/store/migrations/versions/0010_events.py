@@ -79,6 +79,7 @@ def upgrade() -> None:
     )
     op.execute("INSERT INTO change_stamps (name, version) VALUES ('catalog', 0)")
     op.add_column("campaigns", sa.Column("events", sa.JSON(), nullable=False, server_default="[]"))
+    op.add_column("campaigns", sa.Column("max_event_age_minutes", sa.Integer(), nullable=True))
     op.add_column("contacts", sa.Column("event_id", _ID, nullable=True))
     op.create_table(
         "event_types",
@@ -139,4 +140,5 @@ def downgrade() -> None:
     with op.batch_alter_table("contacts") as b:
         b.drop_column("event_id")
     with op.batch_alter_table("campaigns") as b:
+        b.drop_column("max_event_age_minutes")
         b.drop_column("events")
