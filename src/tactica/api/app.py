@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from tactica import __version__
 from tactica.config import Settings, get_settings
 from tactica.errors import TacticaError, http_status
+from tactica.services.event_intake import EventIntake
 from tactica.store.db import Store
 
 
@@ -103,6 +104,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings = settings
     app.state.store = store or Store.from_settings(settings)
+    # POST /events arriving together are decided together (see services.event_intake).
+    app.state.event_intake = EventIntake(app.state.store)
+    app.router.add_event_handler("shutdown", app.state.event_intake.close)
     app.add_exception_handler(TacticaError, _tactica_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)

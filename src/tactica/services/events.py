@@ -134,13 +134,15 @@ def take_events(
     source: str = "http",
     now: datetime | None = None,
     started: float | None = None,
+    observe: bool = True,
 ) -> EventsTaken:
     """Check, store and decide a batch of raw events (mappings as they came in).
 
     Bad events are reported in ``rejected`` by index; the others are taken. Retried
     (from the start, up to :data:`ATTEMPTS` times) when it races another taker.
     ``started`` is the ``time.perf_counter()`` of the batch's receipt (default: now):
-    the decision latency in ``/metrics`` counts from it to the commit.
+    the decision latency in ``/metrics`` counts from it to the commit (``observe``
+    False: the caller records it, as :mod:`tactica.services.event_intake` does).
     """
     received = now or _utcnow()
     began = time.perf_counter() if started is None else started
@@ -150,12 +152,15 @@ def take_events(
                 take_write_lock(s, _EVENTS)
                 taken = take_in(s, raw, source=source, now=received)
                 s.commit()
-            statuses = Counter(d.status for d in taken.decided)
-            statuses["duplicate"] += len(taken.duplicates)
-            statuses["rejected"] += len(taken.rejected)
-            metrics.observe(
-                [time.perf_counter() - began] * taken.accepted, source=source, statuses=statuses
-            )
+            if observe:
+                statuses = Counter(d.status for d in taken.decided)
+                statuses["duplicate"] += len(taken.duplicates)
+                statuses["rejected"] += len(taken.rejected)
+                metrics.observe(
+                    [time.perf_counter() - began] * taken.accepted,
+                    source=source,
+                    statuses=statuses,
+                )
             return taken
         except (IntegrityError, OperationalError) as e:
             if attempt == ATTEMPTS or not raced(e):

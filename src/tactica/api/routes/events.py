@@ -10,6 +10,7 @@ decided again), rejected (by index, each problem naming its field) or unattribut
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, date, datetime
@@ -149,9 +150,14 @@ async def take(request: Request, store: StoreDep, who: Sender) -> EventsOut:
             f"from 1 to {events.MAX_BATCH} events a batch, got {len(items)}", "events"
         )
     del who
-    taken = await run_in_threadpool(
-        events.take_events, store, items, source="http", now=arrived, started=started
-    )
+    intake = getattr(request.app.state, "event_intake", None)
+    if intake is None:
+        taken = await run_in_threadpool(
+            events.take_events, store, items, source="http", now=arrived, started=started
+        )
+    else:
+        # Requests arriving together are decided together (one transaction, in order).
+        taken = await asyncio.wrap_future(intake.submit(items, arrived=arrived, started=started))
     if taken.rejected and not taken.decided and not taken.duplicates:
         lines = [f"events[{r.index}].{p}" for r in taken.rejected for p in r.problems]
         raise InvalidInput("every event was refused:\n- " + "\n- ".join(lines))
