@@ -26,8 +26,9 @@ autovacuum would have. Tokens: an ``integration`` user (events:write) sends, an
 
 Each event of the load picks a type (60 % top_up, 25 % bill_paid, 15 %
 usage_threshold) and a random customer; 2 % name a customer the store does not know
-(kept as unattributed), and 2 % of the events are sent a second time, at least two
-seconds after the first (a producer retrying): those must be answered as duplicates.
+(kept as unattributed), and 2 % of the events are sent a second time, later (a
+producer retrying: over HTTP at least two seconds after the first, in a stream at
+least 1,000 entries after): those must be answered as duplicates.
 Amounts, shops and thresholds are drawn so that many events are not eligible.
 
 **HTTP** (the default): the server is started as an operator would, in a child
