@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,15 +17,17 @@ from tactica.store.db import Store
 _bearer = HTTPBearer(auto_error=False, description="An API token from POST /auth/token")
 
 
-def get_store(request: Request) -> Store:
-    """The store the app was created with."""
+async def get_store(request: Request) -> Store:
+    """The store the app was created with (async: nothing to wait for, so FastAPI need
+    not hand it to a worker thread)."""
     store: Store = request.app.state.store
     return store
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session for one request; services commit, anything else is rolled back."""
-    with get_store(request).session() as s:
+    store: Store = request.app.state.store
+    with store.session() as s:
         yield s
 
 
@@ -46,10 +48,11 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the call through only if the caller's role has ``permission``."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    # Async: a lookup in a table, nothing to wait for (no worker thread per request).
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not allows(principal.role, permission):
             raise PermissionDenied(
                 f"role {principal.role.value!r} may not {permission.value.replace(':', ' ')}"

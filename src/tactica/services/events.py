@@ -51,7 +51,6 @@ from tactica.realtime.decide import CampaignOutcome, decide_event
 from tactica.realtime.profile import read_profiles
 from tactica.services.live_campaigns import Catalog, LiveCampaign, current
 from tactica.services.run_inputs import program_spent
-from tactica.store.customer_table import customer_table
 from tactica.store.db import Store
 from tactica.store.models import (
     Campaign,
@@ -193,10 +192,9 @@ def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> Ev
     if not fresh:
         return out
     _lock(s, catalog, [e for _, e in fresh])
-    table = customer_table(catalog.schema)
     profiles = read_profiles(
         s,
-        table,
+        catalog.customers,
         {e.customer_id for _, e in fresh},
         now=now,
         horizon=catalog.horizon,

@@ -36,7 +36,7 @@ from tactica.domain.rules import PyContext, compile_rule
 from tactica.domain.schema import CustomerSchema, FieldType
 from tactica.errors import InvalidInput
 from tactica.services.policies import parse_policy, policy_data
-from tactica.store.customer_table import load_schema
+from tactica.store.customer_table import customer_table, load_schema
 from tactica.store.models import (
     Campaign,
     ChangeStamp,
@@ -100,6 +100,9 @@ class Catalog:
     types: Mapping[str, EventType]
     by_type: Mapping[str, tuple[LiveCampaign, ...]]
     schema: CustomerSchema
+    #: the customer table as the schema declares it (one Table object per catalog, so
+    #: SQLAlchemy compiles the profile reads once, not once a batch)
+    customers: sa.Table
     #: channel → the customer field holding its address / its consent
     points: Mapping[str, str]
     consents: Mapping[str, str]
@@ -289,6 +292,7 @@ def build(session: Session, now: datetime, sig: tuple[Any, ...] | None = None) -
         types=types,
         by_type={k: tuple(v) for k, v in by_type.items()},
         schema=schema,
+        customers=customer_table(schema),
         points=points,
         consents=consents,
         static_segments=frozenset(compiler.static),

@@ -40,7 +40,9 @@ def test_routes_refuse_missing_or_bad_tokens(api: Api) -> None:
 def test_every_route_but_login_needs_a_token(api: Api) -> None:
     """Walk the OpenAPI spec: each operation without credentials gets 401 (or 422 on login).
 
-    Signed public routes (unsubscribe and tracked links) refuse a made-up token instead.
+    Signed public routes (unsubscribe and tracked links) refuse a made-up token instead;
+    the health check is open (load balancers probe without credentials) and says only
+    whether the database answers.
     """
     spec = api.client.get("/openapi.json").json()
     for path, ops in spec["paths"].items():
@@ -49,6 +51,8 @@ def test_every_route_but_login_needs_a_token(api: Api) -> None:
             r = api.client.request(method.upper(), concrete, json={})
             if path == "/auth/token":
                 assert r.status_code == 422
+            elif path == "/healthz":
+                assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok"}
             elif path in SIGNED:
                 assert r.status_code == SIGNED[path], f"{method.upper()} {path} -> {r.status_code}"
             else:
