@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -35,14 +36,24 @@ SessionDep = Annotated[Session, Depends(get_session)]
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def current_principal(
-    session: SessionDep,
+def _resolve(store: Store, token: str) -> Principal:
+    with store.session() as s:
+        return resolve_token(s, token)
+
+
+async def current_principal(
+    request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller proven by a bearer token; 401 otherwise."""
+    """The caller proven by a bearer token; 401 otherwise.
+
+    The token is looked up in a session of its own, closed before the route runs: a
+    request holds no pooled connection while it waits (for a decision, say), so
+    requests in flight can never take every connection the route itself needs.
+    """
     if creds is None or creds.scheme.lower() != "bearer":
         raise AuthenticationFailed("send 'Authorization: Bearer <token>' (get one at /auth/token)")
-    return resolve_token(session, creds.credentials)
+    return await run_in_threadpool(_resolve, request.app.state.store, creds.credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
