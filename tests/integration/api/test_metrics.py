@@ -8,7 +8,6 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -218,8 +217,7 @@ def test_several_processes_add_up_in_multiprocess_mode(events_store: Store, tmp_
 def test_serve_with_workers_shares_a_metrics_folder_it_removes_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import uvicorn
-
+    from tactica.cli import serve as serve_module
     from tactica.cli.serve import serve
 
     monkeypatch.setenv("TACTICA_HOME", str(tmp_path))
@@ -228,12 +226,12 @@ def test_serve_with_workers_shares_a_metrics_folder_it_removes_after(
     monkeypatch.delenv(metrics.MULTIPROCESS_ENV, raising=False)
     seen: list[str] = []
 
-    def run(*_args: Any, **kwargs: Any) -> None:
+    def run(host: str, port: int, workers: int) -> None:
         folder = os.environ[metrics.MULTIPROCESS_ENV]
-        assert kwargs["workers"] == 3 and Path(folder).is_dir()
+        assert workers == 3 and Path(folder).is_dir()
         seen.append(folder)
 
-    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setattr(serve_module, "_serve_workers", run)
     serve(host="127.0.0.1", port=0, upgrade=False, dispatch=False, sla=False, workers=3)
     (folder,) = seen
     assert not Path(folder).exists()
