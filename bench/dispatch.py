@@ -42,7 +42,6 @@ import io
 import multiprocessing as mp
 import pstats
 import queue
-import re
 import resource
 import statistics
 import tempfile
@@ -56,10 +55,10 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import sqlalchemy as sa
 
+from bench.common import recreate_schema
 from tactica.channels.local_sms_gateway import LocalSmsGateway
 from tactica.channels.local_smtp import LocalSmtpSink
 from tactica.channels.sms_http import HttpSmsAdapter
@@ -437,27 +436,6 @@ def step_timers(totals: dict[str, float]) -> Iterator[None]:
 # ---------------------------------------------------------------------- the store
 
 
-def _schema_of(url: str) -> tuple[str, str]:
-    """The schema in the URL's ``search_path`` option, and the URL without options."""
-    parsed = sa.engine.make_url(url)
-    options = unquote(str(parsed.query.get("options", "")))
-    found = re.search(r"search_path\s*=\s*([A-Za-z_][A-Za-z0-9_]*)", options)
-    if found is None:
-        raise SystemExit("--db-url needs options=-csearch_path%3D<schema> (a schema to recreate)")
-    admin = parsed.difference_update_query(["options"])
-    return found.group(1), admin.render_as_string(hide_password=False)
-
-
-def _recreate_schema(url: str, *, drop_only: bool = False) -> None:
-    schema, admin_url = _schema_of(url)
-    admin = sa.create_engine(admin_url)
-    with admin.begin() as c:
-        c.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        if not drop_only:
-            c.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-
-
 # ---------------------------------------------------------------------- main
 
 
@@ -523,7 +501,7 @@ def main() -> None:
     options = WorkerOptions(batch_size=args.batch, secret=SECRET, public_url=PUBLIC_URL)
     with tempfile.TemporaryDirectory() as tmp:
         if args.db_url:
-            _recreate_schema(args.db_url)
+            recreate_schema(args.db_url)
             store = Store(args.db_url)
         else:
             store = Store(f"sqlite:///{Path(tmp) / 'tactica.db'}")
@@ -557,7 +535,7 @@ def main() -> None:
         finally:
             store.dispose()
             if args.db_url:
-                _recreate_schema(args.db_url, drop_only=True)
+                recreate_schema(args.db_url, drop_only=True)
     rates = [n / r.seconds for r in timed]
     where = "in a child process" if args.peer == "process" else "in a thread of this process"
     print(

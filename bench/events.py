@@ -96,7 +96,6 @@ import random
 import re
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -108,7 +107,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import unquote
 
 import httpx
 import redis
@@ -116,6 +114,7 @@ import sqlalchemy as sa
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.common import free_port, machine_busy, pct, recreate_schema
 from tactica.domain.schema import FieldDef, FieldType
 from tactica.services import as_code, events, programs, users
 from tactica.store.customer_table import add_fields, customer_table, load_schema
@@ -491,12 +490,6 @@ def load(n: int, customers: int, tag: str, gap: int) -> Load:
 # ---------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(url: str, home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # tactica serve --workers N makes its own
@@ -523,7 +516,7 @@ class Server:
     """The API in a child process: ``tactica serve --no-dispatch --no-sla --workers N``."""
 
     def __init__(self, url: str, home: Path, workers: int) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "tactica", "serve", "--no-dispatch", "--no-sla"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
@@ -587,13 +580,6 @@ def _cpu_of(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy() -> float:
-    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------- server-side figures
@@ -755,7 +741,7 @@ def send(server: Server, tokens: dict[str, str], work: Load, args: argparse.Name
     before = scrape(server.base, tokens["analyst"], "http")
     server_cpu = server.cpu()
     cpu = time.process_time()
-    busy = _machine_busy()
+    busy = machine_busy()
     t = time.perf_counter()
     out = asyncio.run(
         _produce(
@@ -770,7 +756,7 @@ def send(server: Server, tokens: dict[str, str], work: Load, args: argparse.Name
     wall = time.perf_counter() - t
     out.client_cpu = time.process_time() - cpu
     out.server_cpu = server.cpu() - server_cpu
-    out.busy = (_machine_busy() - busy) / wall
+    out.busy = (machine_busy() - busy) / wall
     out.server = scrape(server.base, tokens["analyst"], "http").minus(before)
     return out
 
@@ -851,11 +837,6 @@ def check_duplicates(work: Load, sent: Sent) -> None:
 # ---------------------------------------------------------------------- HTTP mode
 
 
-def _pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p * len(xs)))] if xs else float("nan")
-
-
 def _ms(x: float) -> str:
     return f"{x * 1000:.1f}"
 
@@ -882,8 +863,8 @@ def http_repeat(
         f"{sent.events / sent.seconds:,.0f} events/s; server side (histogram): "
         f"{h.share_within(0.005):.1%} ≤ 5 ms, {h.share_within(0.025):.1%} ≤ 25 ms, p50 "
         f"{_ms(h.quantile(0.5))} ms, p99 {_ms(h.quantile(0.99))} ms; client round trip "
-        f"p50 {_ms(_pct(lat, 0.5))} ms, p95 {_ms(_pct(lat, 0.95))}, p99 {_ms(_pct(lat, 0.99))}, "
-        f"max {_ms(max(lat))}; waited for a connection p99 {_ms(_pct(sent.late, 0.99))} ms, "
+        f"p50 {_ms(pct(lat, 0.5))} ms, p95 {_ms(pct(lat, 0.95))}, p99 {_ms(pct(lat, 0.99))}, "
+        f"max {_ms(max(lat))}; waited for a connection p99 {_ms(pct(sent.late, 0.99))} ms, "
         f"max {_ms(max(sent.late))} ({sent.queued} waiting at most); {sent.retries} retried, "
         f"{sent.failed} failed; server CPU "
         f"{sent.server_cpu:.1f} s, client CPU {sent.client_cpu:.1f} s; machine busy "
@@ -919,9 +900,9 @@ def http_summary(
         f"({each(lambda r: h(r).quantile(0.5) * 1000, '.1f')}), p99 "
         f"{_ms(med(lambda r: h(r).quantile(0.99)))} ms "
         f"({each(lambda r: h(r).quantile(0.99) * 1000, '.1f')})",
-        f"  client p50 {_ms(med(lambda r: _pct(r.latencies, 0.5)))} ms, p99 "
-        f"{_ms(med(lambda r: _pct(r.latencies, 0.99)))} ms "
-        f"({each(lambda r: _pct(r.latencies, 0.99) * 1000, '.1f')}), max "
+        f"  client p50 {_ms(med(lambda r: pct(r.latencies, 0.5)))} ms, p99 "
+        f"{_ms(med(lambda r: pct(r.latencies, 0.99)))} ms "
+        f"({each(lambda r: pct(r.latencies, 0.99) * 1000, '.1f')}), max "
         f"{_ms(med(lambda r: max(r.latencies)))} ms",
         f"  retried {sum(r.retries for r in runs)}, failed {sum(r.failed for r in runs)}, none "
         f"lost; server CPU {med(lambda r: r.server_cpu):.1f} s, client CPU "
@@ -970,7 +951,7 @@ def stream_repeat(
         cmd += ["--stream", stream, "--group", group, "--batch", str(args.batch)]
         cmd += ["--redis-url", args.redis_url, "--report-every", "0"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        busy = _machine_busy()
+        busy = machine_busy()
         t0 = time.perf_counter()
         logs = [(home / f"consumer-{tag}-{k}.log").open("wb") for k in range(args.consumers)]
         procs = [
@@ -999,7 +980,7 @@ def stream_repeat(
             p.wait()
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        machine = (_machine_busy() - busy) / wall
+        machine = (machine_busy() - busy) / wall
         for f in logs:
             f.close()
         bad = [p.returncode for p in procs if p.returncode]
@@ -1074,27 +1055,6 @@ def profile(store: Store, args: argparse.Namespace) -> str:
 # ---------------------------------------------------------------------- the store
 
 
-def _schema_of(url: str) -> tuple[str, str]:
-    """The schema in the URL's ``search_path`` option, and the URL without options."""
-    parsed = sa.engine.make_url(url)
-    options = unquote(str(parsed.query.get("options", "")))
-    found = re.search(r"search_path\s*=\s*([A-Za-z_][A-Za-z0-9_]*)", options)
-    if found is None:
-        raise SystemExit("--db-url needs options=-csearch_path%3D<schema> (a schema to recreate)")
-    admin = parsed.difference_update_query(["options"])
-    return found.group(1), admin.render_as_string(hide_password=False)
-
-
-def _recreate_schema(url: str, *, drop_only: bool = False) -> None:
-    schema, admin_url = _schema_of(url)
-    admin = sa.create_engine(admin_url)
-    with admin.begin() as c:
-        c.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        if not drop_only:
-            c.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-
-
 # ---------------------------------------------------------------------- main
 
 
@@ -1137,7 +1097,7 @@ def main() -> None:
         home = Path(tmp)
         url = args.db_url or f"sqlite:///{home / 'tactica.db'}"
         if args.db_url:
-            _recreate_schema(args.db_url)
+            recreate_schema(args.db_url)
         store = Store(url)
         server = None
         try:
@@ -1181,7 +1141,7 @@ def main() -> None:
                 server.stop()
             store.dispose()
             if args.db_url:
-                _recreate_schema(args.db_url, drop_only=True)
+                recreate_schema(args.db_url, drop_only=True)
     print("\n".join(summary))
     if profile_text:
         print(profile_text)

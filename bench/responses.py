@@ -64,7 +64,6 @@ import pstats
 import queue
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -77,12 +76,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
-from urllib.parse import unquote
 
 import httpx
 import sqlalchemy as sa
 import yaml
 
+from bench.common import free_port, machine_busy, pct, recreate_schema
 from tactica.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tactica.services import as_code, responses, runs
 from tactica.store.customer_table import customer_table, load_schema
@@ -344,17 +343,11 @@ def load(n: int, per_request: int, customers: int, tag: str, seed: int, signed: 
 # ---------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Server:
     """The API in a child process: ``tactica serve --no-dispatch``, or uvicorn's workers."""
 
     def __init__(self, url: str, home: Path, kind: str, workers: int) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
         env.update(
@@ -437,13 +430,6 @@ class Sent:
     busy: float = 0.0  # cores the whole machine kept busy meanwhile (ours, the database's, others')
 
 
-def _machine_busy() -> float:
-    """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def send(base: str, bodies: list[bytes], clients: int, server: Server) -> Sent:
     """POST every body, signed, from ``clients`` connections; wall time first to last."""
     work: queue.SimpleQueue[bytes] = queue.SimpleQueue()
@@ -501,7 +487,7 @@ def send(base: str, bodies: list[bytes], clients: int, server: Server) -> Sent:
         th.start()
     server_cpu = server.cpu()
     cpu = time.process_time()
-    busy = _machine_busy()
+    busy = machine_busy()
     start.wait()
     t0 = time.perf_counter()
     for th in threads:
@@ -509,7 +495,7 @@ def send(base: str, bodies: list[bytes], clients: int, server: Server) -> Sent:
     out.seconds = time.perf_counter() - t0
     out.client_cpu = time.process_time() - cpu
     out.server_cpu = server.cpu() - server_cpu
-    out.busy = (_machine_busy() - busy) / out.seconds
+    out.busy = (machine_busy() - busy) / out.seconds
     out.accepted, out.duplicates = out.results["accepted"], out.results["duplicates"]
     return out
 
@@ -555,33 +541,7 @@ def verify(store: Store, work: Load, sent: Sent) -> dict[str, int]:
 # ---------------------------------------------------------------------- the store
 
 
-def _schema_of(url: str) -> tuple[str, str]:
-    """The schema in the URL's ``search_path`` option, and the URL without options."""
-    parsed = sa.engine.make_url(url)
-    options = unquote(str(parsed.query.get("options", "")))
-    found = re.search(r"search_path\s*=\s*([A-Za-z_][A-Za-z0-9_]*)", options)
-    if found is None:
-        raise SystemExit("--db-url needs options=-csearch_path%3D<schema> (a schema to recreate)")
-    admin = parsed.difference_update_query(["options"])
-    return found.group(1), admin.render_as_string(hide_password=False)
-
-
-def _recreate_schema(url: str, *, drop_only: bool = False) -> None:
-    schema, admin_url = _schema_of(url)
-    admin = sa.create_engine(admin_url)
-    with admin.begin() as c:
-        c.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        if not drop_only:
-            c.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-
-
 # ---------------------------------------------------------------------- main
-
-
-def _pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p * len(xs)))] if xs else float("nan")
 
 
 def _one(
@@ -600,7 +560,7 @@ def _one(
         print(f"  answers other than 200: {dict(sent.refused.most_common(5))}", flush=True)
     results = verify(store, work, sent)
     rate = len(work.unique) / sent.seconds
-    p50, p99 = _pct(sent.latencies, 0.5) * 1000, _pct(sent.latencies, 0.99) * 1000
+    p50, p99 = pct(sent.latencies, 0.5) * 1000, pct(sent.latencies, 0.99) * 1000
     print(
         f"  {tag}: {len(work.unique):,} replies in {len(work.bodies):,} requests of {per} "
         f"in {sent.seconds:.2f} s = {rate:,.0f} replies/s; request p50 "
@@ -663,7 +623,7 @@ def main() -> None:
         home = Path(tmp)
         url = args.db_url or f"sqlite:///{home / 'tactica.db'}"
         if args.db_url:
-            _recreate_schema(args.db_url)
+            recreate_schema(args.db_url)
         store = Store(url)
         server = None
         try:
@@ -701,7 +661,7 @@ def main() -> None:
                 server.stop()
             store.dispose()
             if args.db_url:
-                _recreate_schema(args.db_url, drop_only=True)
+                recreate_schema(args.db_url, drop_only=True)
     how = f"{args.server}" + (f" ×{args.server_workers}" if args.server == "uvicorn" else "")
     for name, runs_, n, per in (
         ("batched", batched, args.replies, args.batch),
