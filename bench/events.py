@@ -1,7 +1,7 @@
 """Event decisions in real time: events over HTTP at a fixed rate, and from a Redis stream.
 
     python -m bench.events [--mode http] [--rate 500] [--seconds 60] [--per-request 1]
-        [--connections 8] [--campaigns 1] [--server-workers 1[,2]] [--customers 100000]
+        [--connections 32] [--campaigns 1] [--server-workers 1[,2]] [--customers 100000]
         [--history 100000] [--repeat 3] [--db-url URL] [--profile]
     python -m bench.events --mode stream [--events 100000] [--campaigns 10]
         [--consumers 1] [--batch 500] [--redis-url URL] [--repeat 3] [--db-url URL]
@@ -1065,7 +1065,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=500, help="events/s asked (HTTP)")
     ap.add_argument("--seconds", type=float, default=60, help="how long each repeat sends (HTTP)")
     ap.add_argument("--per-request", type=int, default=1, help="events per request (HTTP)")
-    ap.add_argument("--connections", type=int, default=8, help="keep-alive connections (HTTP)")
+    ap.add_argument("--connections", type=int, default=32, help="keep-alive connections (HTTP)")
     ap.add_argument(
         "--server-workers",
         default="1",
