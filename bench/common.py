@@ -3,12 +3,16 @@ PostgreSQL schema of their own to build in and drop."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+import subprocess
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
+import httpx
 import sqlalchemy as sa
 
 
@@ -52,3 +56,41 @@ def recreate_schema(url: str, *, drop_only: bool = False) -> None:
         if not drop_only:
             c.execute(sa.text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float = 60
+) -> None:
+    """Wait until ``url`` answers 200; stop loudly if the process exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited: see {log_path}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not answer within a minute")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its children (uvicorn's workers, say)."""
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out += [int(p) for p in (task / "children").read_text().split()]
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user and system) used so far by the processes ``pids``."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total

@@ -114,7 +114,15 @@ import sqlalchemy as sa
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import free_port, machine_busy, pct, recreate_schema
+from bench.common import (
+    cpu_seconds,
+    free_port,
+    machine_busy,
+    pct,
+    process_tree,
+    recreate_schema,
+    wait_ready,
+)
 from tactica.domain.schema import FieldDef, FieldType
 from tactica.services import as_code, events, programs, users
 from tactica.store.customer_table import add_fields, customer_table, load_schema
@@ -529,29 +537,16 @@ class Server:
         _RUNNING.append(self)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the server exited: see {self.log_path}")
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("the server did not answer within a minute")
+        """Wait until the server answers."""
+        wait_ready(self.proc, f"{self.base}/healthz", self.log_path, timeout)
 
     def pids(self) -> list[int]:
         """The server's process and its children (uvicorn's workers)."""
-        out = [self.proc.pid]
-        for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                out += [int(p) for p in (task / "children").read_text().split()]
-        return out
+        return process_tree(self.proc.pid)
 
     def cpu(self) -> float:
         """CPU seconds used so far by the server's processes."""
-        return sum(_cpu_of(pid) for pid in self.pids())
+        return cpu_seconds(self.pids())
 
     def errors(self) -> dict[str, int]:
         """The exceptions the server logged, most frequent first."""
@@ -572,14 +567,6 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self._log.close()
-
-
-def _cpu_of(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------------- server-side figures

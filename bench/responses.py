@@ -55,7 +55,6 @@ the URL's ``search_path`` option is dropped and created first, and dropped at th
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import io
 import json
@@ -81,7 +80,15 @@ import httpx
 import sqlalchemy as sa
 import yaml
 
-from bench.common import free_port, machine_busy, pct, recreate_schema
+from bench.common import (
+    cpu_seconds,
+    free_port,
+    machine_busy,
+    pct,
+    process_tree,
+    recreate_schema,
+    wait_ready,
+)
 from tactica.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tactica.services import as_code, responses, runs
 from tactica.store.customer_table import customer_table, load_schema
@@ -368,37 +375,16 @@ class Server:
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the server exited: see {self.log_path}")
-            try:
-                if httpx.get(f"{self.base}/openapi.json", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("the server did not answer within a minute")
+        """Wait until the server answers."""
+        wait_ready(self.proc, f"{self.base}/openapi.json", self.log_path, timeout)
 
     def pids(self) -> list[int]:
         """The server's process and its children (uvicorn's workers)."""
-        out = [self.proc.pid]
-        for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                out += [int(p) for p in (task / "children").read_text().split()]
-        return out
+        return process_tree(self.proc.pid)
 
     def cpu(self) -> float:
         """CPU seconds used so far by the server's processes."""
-        total = 0.0
-        tick = os.sysconf("SC_CLK_TCK")
-        for pid in self.pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / tick
-        return total
+        return cpu_seconds(self.pids())
 
     def stop(self) -> None:
         self.proc.terminate()
