@@ -384,7 +384,10 @@ def _persist(
         contacts = _with_run(decision.contacts, run_id, run.program, status=queued)
         insert_contacts(s, contacts, run.as_of)
         insert_held_out(s, _with_run(decision.held_out, run_id, run.program), run.as_of)
-        enqueue_run(s, run_id, _now())
+        # Due at once, and no later than the run's own moment: a run decided for a
+        # past time (a back-dated or resumed one) is due from then, so a worker
+        # that sends "as of" that time finds it; one decided ahead is sent now.
+        enqueue_run(s, run_id, min(run.as_of, _now()))
         for i, f in enumerate(decision.funnel):
             s.add(
                 RunCampaign(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tactica.channels.local_peers import LocalSmsGateway
 from tactica.services.dispatch import ChannelWorker, WorkerOptions
 from tests.integration.api.conftest import Api
@@ -13,7 +15,9 @@ def test_outbox_status_and_dead_letters(api: Api) -> None:
     with LocalSmsGateway(api_key="k") as gateway:
         add_channel(store, "gw", "sms_http", "sms", settings={"url": gateway.url, "api_key": "k"})
         gateway.reject_prefix("+35191000000", error="unknown subscriber")
-        worker = ChannelWorker(store, "gw", WorkerOptions(batch_size=100), clock=Clock())
+        worker = ChannelWorker(
+            store, "gw", WorkerOptions(batch_size=100), clock=Clock(datetime.now(UTC))
+        )
         worker.step()
         worker.close()
     r = api.client.get("/outbox", headers=api.as_("analyst"))
