@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError
 
 from tactica import __version__
+from tactica.api.token_memory import TokenMemory
 from tactica.config import Settings, get_settings
 from tactica.errors import TacticaError, http_status
 from tactica.services.event_intake import EventIntake
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     app.state.settings = settings
     app.state.store = store or Store.from_settings(settings)
+    app.state.tokens = TokenMemory()
     # POST /events arriving together are decided together (see services.event_intake).
     app.state.event_intake = EventIntake(app.state.store)
     app.router.add_event_handler("shutdown", app.state.event_intake.close)
@@ -132,7 +134,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         unsubscribe,
     )
 
+    # Starlette tries the routes in order: the machine-to-machine ones that take
+    # hundreds of calls a second come first (no path of theirs overlaps another's).
     for module in (
+        events,
+        responses,
+        receipts,
         auth,
         customers,
         segments,
@@ -143,12 +150,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         templates,
         channels,
         unsubscribe,
-        receipts,
         outbox,
-        responses,
         sales,
         links,
-        events,
         metrics,
     ):
         app.include_router(module.router)

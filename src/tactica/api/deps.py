@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,9 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from tactica.api.token_memory import TokenMemory
 from tactica.domain.access import Permission, allows
 from tactica.errors import AuthenticationFailed, PermissionDenied
-from tactica.services.users import Principal, resolve_token
+from tactica.services.users import Principal, check_token
 from tactica.store.db import Store
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from POST /auth/token")
@@ -36,9 +38,17 @@ SessionDep = Annotated[Session, Depends(get_session)]
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def _resolve(store: Store, token: str) -> Principal:
+def _check(store: Store, token: str) -> tuple[Principal, datetime | None]:
     with store.session() as s:
-        return resolve_token(s, token)
+        return check_token(s, token)
+
+
+def token_memory(request: Request) -> TokenMemory:
+    """The tokens this app has checked lately (see ``tactica.api.token_memory``)."""
+    memory: TokenMemory | None = getattr(request.app.state, "tokens", None)
+    if memory is None:
+        memory = request.app.state.tokens = TokenMemory()
+    return memory
 
 
 async def current_principal(
@@ -47,13 +57,23 @@ async def current_principal(
 ) -> Principal:
     """The caller proven by a bearer token; 401 otherwise.
 
-    The token is looked up in a session of its own, closed before the route runs: a
-    request holds no pooled connection while it waits (for a decision, say), so
-    requests in flight can never take every connection the route itself needs.
+    A token checked in the last few seconds is taken as it was then (no read, no
+    worker thread). Otherwise it is looked up in a session of its own, closed before
+    the route runs: a request holds no pooled connection while it waits (for a
+    decision, say), so requests in flight can never take every connection the route
+    itself needs.
     """
     if creds is None or creds.scheme.lower() != "bearer":
         raise AuthenticationFailed("send 'Authorization: Bearer <token>' (get one at /auth/token)")
-    return await run_in_threadpool(_resolve, request.app.state.store, creds.credentials)
+    memory = token_memory(request)
+    known = memory.recall(creds.credentials)
+    if known is not None:
+        return known
+    principal, expires_at = await run_in_threadpool(
+        _check, request.app.state.store, creds.credentials
+    )
+    memory.remember(creds.credentials, principal, expires_at)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

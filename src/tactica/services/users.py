@@ -186,25 +186,34 @@ def create_token(
     return secret, tok
 
 
-def resolve_token(session: Session, token: str) -> Principal:
-    """Who a bearer token stands for; AuthenticationFailed if unknown, revoked or expired."""
+def check_token(session: Session, token: str) -> tuple[Principal, datetime | None]:
+    """Who a bearer token stands for, and until when (None: no end); AuthenticationFailed
+    if it is unknown, revoked or expired, or its user inactive."""
     bad = AuthenticationFailed("invalid or expired token")
     if not token.startswith(TOKEN_PREFIX):
         raise bad
+    # Columns, not entities: every API request asks this, and it is read-only.
     row = session.execute(
-        sa.select(ApiToken, User)
+        sa.select(
+            ApiToken.revoked_at, ApiToken.expires_at, User.id, User.username, User.role, User.active
+        )
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _digest(token))
     ).first()
     if row is None:
         raise bad
-    tok, user = row
-    now = _utcnow()
-    if tok.revoked_at is not None or not user.active:
+    revoked_at, expires_at, user_id, username, role, active = row
+    if revoked_at is not None or not active:
         raise bad
-    if tok.expires_at is not None and _as_utc(tok.expires_at) <= now:
+    ends = _as_utc(expires_at) if expires_at is not None else None
+    if ends is not None and ends <= _utcnow():
         raise bad
-    return Principal(user.id, user.username, Role(user.role))
+    return Principal(user_id, username, Role(role)), ends
+
+
+def resolve_token(session: Session, token: str) -> Principal:
+    """Who a bearer token stands for; AuthenticationFailed if unknown, revoked or expired."""
+    return check_token(session, token)[0]
 
 
 def revoke_token(session: Session, token_id: int, *, actor: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 from tests.integration.api.conftest import PASSWORD, Api
 
 #: Public routes: a signed token in the path is their authority, and a forged one is
@@ -108,3 +111,42 @@ def test_changes_are_audited_with_before_and_after(api: Api) -> None:
     assert update["before"]["price"] == "10.00"
     assert update["after"]["price"] == "12.50"
     assert log[1]["before"] is None
+
+
+def test_a_token_revoked_elsewhere_stops_working_once_the_memory_lapses(api: Api) -> None:
+    from tactica.api.token_memory import TokenMemory
+    from tactica.services import users
+
+    api.client.app.state.tokens = TokenMemory(seconds=0.5)  # type: ignore[attr-defined]
+    with api.store.session() as s:
+        u = users.get_user(s, "analyst")
+        secret, tok = users.create_token(s, u, name="elsewhere", actor="test")
+        s.commit()
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert api.client.get("/me", headers=bearer).status_code == 200
+    # Revoked by another process (the command line): this one remembers the token a while.
+    with api.store.session() as s:
+        users.revoke_token(s, tok.id, actor="test")
+        s.commit()
+    assert api.client.get("/me", headers=bearer).status_code == 200
+    time.sleep(0.6)
+    assert api.client.get("/me", headers=bearer).status_code == 401
+    assert api.client.get("/me", headers=bearer).status_code == 401  # refusals are not kept
+
+
+def test_a_remembered_token_is_not_honoured_past_its_expiry(api: Api) -> None:
+    from tactica.api.token_memory import TokenMemory
+    from tactica.domain.access import Role
+    from tactica.services.users import Principal
+
+    memory = TokenMemory(seconds=60)
+    who = Principal(1, "analyst", Role.ANALYST)
+    memory.remember("tct_a", who, datetime.now(UTC) + timedelta(seconds=0.3))
+    memory.remember("tct_b", who, None)
+    assert memory.recall("tct_a") == who
+    time.sleep(0.4)
+    assert memory.recall("tct_a") is None
+    assert memory.recall("tct_b") == who
+    assert memory.recall("tct_c") is None
+    memory.forget()
+    assert memory.recall("tct_b") is None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from tactica.api.deps import CurrentPrincipal, SessionDep, actor_of, require
+from tactica.api.deps import CurrentPrincipal, SessionDep, actor_of, require, token_memory
 from tactica.domain.access import Permission, Role
 from tactica.services import audit, users
 from tactica.services.users import Principal
@@ -133,7 +133,9 @@ def get_user(username: str, _p: Admin, session: SessionDep) -> Any:
 
 
 @router.patch("/users/{username}", response_model=UserOut, summary="Change a user")
-def patch_user(username: str, body: UserPatch, p: Admin, session: SessionDep) -> Any:
+def patch_user(
+    username: str, body: UserPatch, p: Admin, session: SessionDep, request: Request
+) -> Any:
     """Change role, activity or password (admin only)."""
     u = users.update_user(
         session,
@@ -144,6 +146,7 @@ def patch_user(username: str, body: UserPatch, p: Admin, session: SessionDep) ->
         actor=actor_of(p),
     )
     session.commit()
+    token_memory(request).forget()  # the change holds in this process at once
     return users.user_view(u)
 
 
