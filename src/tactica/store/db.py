@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tactica.config import Settings
@@ -40,11 +42,49 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # The API serves from up to 40 threads: connections beyond the pool are opened
+        # and closed per use (four pragmas each), so keep enough of them.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, pool_size=20, max_overflow=20
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A PostgreSQL connection is a server process: opening one per request beyond the
+    # pool costs milliseconds, so the pool keeps what a busy API uses.
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection given back less than this long ago is taken as alive.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has sat idle a while.
+
+    A connection the server has closed (a restart, an idle timeout) must never reach a
+    caller, so one taken from the pool is tried first with a round trip. On a busy
+    API that round trip would come before every transaction (a decision on an event
+    is a dozen); a connection given back a moment ago is alive, so only one idle for
+    :data:`PING_AFTER_IDLE_SECONDS` or more is tried. A dead one is replaced by the
+    pool, as SQLAlchemy's own pre-ping would.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _given_back(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:  # any failure: the pool opens another connection
+            raise DisconnectionError(f"pooled connection is gone: {e}") from e
 
 
 class Store:
