@@ -5,18 +5,18 @@ lifecycle triggers) is taken like this:
 
 1. each event is checked against its declared type; a bad one is reported by its
    index and the rest go on;
-2. the good ones are stored, once: an event id already taken is a duplicate,
-   acknowledged and not decided again (``ON CONFLICT DO NOTHING``, so two takers racing
-   on one id cannot both decide it);
-3. the customers' decisions are serialised: on PostgreSQL a transaction-scoped
-   advisory lock per customer (and per campaign or channel whose daily capacity is
-   counted), taken in one order so takers never deadlock; on SQLite the database's
-   write lock, taken first;
-4. the profiles are read (four queries for the batch), each event decided
-   (:func:`tactica.realtime.decide.decide_event`), and the contacts, their outbox
-   entries, the events' outcomes and the day's figures written — all before one
-   commit. A contact made here is in the ledger the moment it commits: the next
-   event and the next batch run count it.
+2. the customers' decisions are serialised: on PostgreSQL a transaction-scoped
+   advisory lock per customer (and per campaign, program or channel whose capacity
+   or budget is counted), taken in one order so takers never deadlock; on SQLite the
+   database's write lock, taken first;
+3. an event id stored before is a duplicate: acknowledged and not decided again;
+4. the profiles are read (at most three queries for the batch), each event decided
+   (:func:`tactica.realtime.decide.decide_event`), and the events (once, with what
+   they led to), the contacts, their outbox entries and the day's figures written —
+   all before one commit. The events are a plain insert on the unique event id: two
+   takers racing on one id cannot both store it, and the one that loses takes its
+   batch again, finding the id taken. A contact made here is in the ledger the
+   moment it commits: the next event and the next batch run count it.
 
 An event for a customer the store does not know is kept as ``unattributed`` and
 reported; it never fails the batch.
@@ -24,6 +24,7 @@ reported; it never fails the batch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -49,7 +50,7 @@ from tactica.errors import InvalidInput, NotFound
 from tactica.realtime import metrics
 from tactica.realtime.decide import CampaignOutcome, decide_event
 from tactica.realtime.profile import read_profiles
-from tactica.services.live_campaigns import Catalog, LiveCampaign, current
+from tactica.services.live_campaigns import Catalog, LiveCampaign, cached, current, signature
 from tactica.services.run_inputs import program_spent
 from tactica.store.db import Store
 from tactica.store.models import (
@@ -75,6 +76,49 @@ _CONTACTS = cast(sa.Table, Contact.__table__)
 _OUTBOX = cast(sa.Table, OutboxEntry.__table__)
 _FIGURES = cast(sa.Table, EventFigure.__table__)
 _NOT_COUNTED = [s.value for s in ContactStatus if not s.counts]
+
+
+@functools.cache
+def _writes(dialect: str) -> _Writes:
+    return _Writes(dialect)
+
+
+class _Writes:
+    """The statements every batch writes with, built once per dialect: a batch binds
+    its rows to them (building a statement costs more than SQLite running it)."""
+
+    def __init__(self, dialect: str) -> None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # An event is written once, decided: a plain insert, so an id another taker
+        # stored meanwhile fails it on the unique key and the batch is taken again.
+        self.store = sa.insert(_EVENTS).returning(_EVENTS.c.event_id, _EVENTS.c.id)
+        self.contacts = sa.insert(_CONTACTS).returning(_CONTACTS.c.id, sort_by_parameter_order=True)
+        self.outbox = sa.insert(_OUTBOX)
+        if dialect == "postgresql":
+            # The advisory locks, taken in key order (no deadlock between takers), the
+            # ids already stored and the catalog stamp, in one round trip.
+            self.lock_and_check: sa.TextClause | None = sa.text(
+                "SELECT (SELECT count(pg_advisory_xact_lock(k)) FROM "
+                "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS ordered), "
+                "ARRAY(SELECT event_id FROM events "
+                "WHERE event_id = ANY(CAST(:ids AS varchar[]))), "
+                "(SELECT version FROM change_stamps WHERE name = 'catalog')"
+            )
+            self.check: sa.Select[tuple[str]] | None = None
+        else:
+            # SQLite: the write lock, taken first, already serialises takers.
+            self.lock_and_check = None
+            self.check = sa.select(_EVENTS.c.event_id).where(
+                _EVENTS.c.event_id.in_(sa.bindparam("ids", expanding=True))
+            )
+        figures = insert(_FIGURES)
+        self.figures = figures.on_conflict_do_update(
+            index_elements=["program", "campaign", "day", "outcome", "reason"],
+            set_={
+                "count": _FIGURES.c.count + figures.excluded.count,
+                "cost": _FIGURES.c.cost + figures.excluded.cost,
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -145,11 +189,14 @@ def take_events(
     """
     received = now or _utcnow()
     began = time.perf_counter() if started is None else started
-    for attempt in range(1, ATTEMPTS + 1):
+    trust_cache = True
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             with one_writer(store), store.session() as s:
                 take_write_lock(s, _EVENTS)
-                taken = take_in(s, raw, source=source, now=received)
+                taken = take_in(s, raw, source=source, now=received, trust_cache=trust_cache)
                 s.commit()
             if observe:
                 statuses = Counter(d.status for d in taken.decided)
@@ -161,16 +208,36 @@ def take_events(
                     statuses=statuses,
                 )
             return taken
+        except _StaleCatalog:
+            # The programs changed since the catalog was cached: rolled back, and taken
+            # again on the new catalog (not counted as a race).
+            trust_cache, attempt = False, attempt - 1
         except (IntegrityError, OperationalError) as e:
-            if attempt == ATTEMPTS or not raced(e):
+            if attempt >= ATTEMPTS or not raced(e):
                 raise
             log.info("events raced another taker (%s); taking them again", e)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> EventsTaken:
-    """:func:`take_events` inside the caller's transaction (the caller commits)."""
-    catalog = current(s, now)
+class _StaleCatalog(Exception):
+    """The catalog a batch was checked against is not the store's any more."""
+
+
+def take_in(
+    s: Session, raw: Sequence[Any], *, source: str, now: datetime, trust_cache: bool = False
+) -> EventsTaken:
+    """:func:`take_events` inside the caller's transaction (the caller commits).
+
+    With ``trust_cache`` on PostgreSQL, the catalog cached by this process is used
+    without first reading the store's catalog stamp: the stamp comes back with the
+    locks (one round trip less), and if it moved, :class:`_StaleCatalog` is raised
+    before anything is written, for the caller to roll back and take the batch again.
+    """
+    conn = s.connection()
+    writes = _writes(conn.dialect.name)
+    optimistic = trust_cache and writes.lock_and_check is not None
+    catalog = cached(conn.engine, now) if optimistic else None
+    if catalog is None:
+        catalog, optimistic = current(s, now), False
     out = EventsTaken()
     good: list[tuple[int, Event]] = []
     seen: set[str] = set()
@@ -185,13 +252,16 @@ def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> Ev
             seen.add(event.event_id)
             good.append((i, event))
     if not good:
+        if optimistic and signature(s) != catalog.signature:
+            raise _StaleCatalog  # refused by types that may have changed
         return out
-    ids = _claim(s, [e for _, e in good], source, now)
-    fresh = [(i, e) for i, e in good if e.event_id in ids]
-    out.duplicates += [e.event_id for _, e in good if e.event_id not in ids]
+    taken, stamp = _lock_and_check(conn, writes, catalog, [e for _, e in good])
+    if optimistic and (stamp,) != catalog.signature:
+        raise _StaleCatalog
+    fresh = [(i, e) for i, e in good if e.event_id not in taken]
+    out.duplicates += [e.event_id for _, e in good if e.event_id in taken]
     if not fresh:
         return out
-    _lock(s, catalog, [e for _, e in fresh])
     profiles = read_profiles(
         s,
         catalog.customers,
@@ -203,7 +273,7 @@ def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> Ev
     rooms = _Rooms(s, now)
     figures: Counter[tuple[str, str, date, str, str]] = Counter()
     costs: defaultdict[tuple[str, str, date, str, str], Decimal] = defaultdict(Decimal)
-    contacts: list[dict[str, Any]] = []
+    contacts: list[tuple[Event, LiveCampaign, CampaignOutcome]] = []
     owners: list[int] = []  # the index in ``results`` of each contact's event
     results: list[tuple[int, Event, str, tuple[CampaignOutcome, ...]]] = []
     for i, event in sorted(fresh, key=lambda p: (p[1].at, p[0])):
@@ -234,53 +304,45 @@ def take_in(s: Session, raw: Sequence[Any], *, source: str, now: datetime) -> Ev
             figures[(o.program, o.campaign, day, o.outcome, o.key[:200])] += 1
             if o.outcome == "contacted":
                 costs[(o.program, o.campaign, day, o.outcome, "")] += o.cost
-                contacts.append(_contact_row(event, camp, o, ids[event.event_id], now))
+                contacts.append((event, camp, o))
                 owners.append(len(results))
         made = any(o.outcome == "contacted" for o in outcomes)
         results.append((i, event, "contacted" if made else "no_contact", outcomes))
-    contact_ids = _insert_contacts(s, contacts, now)
-    per_event: dict[int, list[int]] = {}
-    for owner, cid in zip(owners, contact_ids, strict=True):
-        per_event.setdefault(owner, []).append(cid)
-    updates = []
     # The decision's own clock, not the batch's "now" (which a caller may fix): the
     # event records how long after its arrival it was decided.
     decided_at = max(now, _utcnow())
+    ids = _store(conn, writes, results, source, now, decided_at)
+    contact_ids = _insert_contacts(
+        conn,
+        writes,
+        [_contact_row(e, camp, o, ids[e.event_id], now) for e, camp, o in contacts],
+        now,
+    )
+    per_event: dict[int, list[int]] = {}
+    for owner, cid in zip(owners, contact_ids, strict=True):
+        per_event.setdefault(owner, []).append(cid)
     for k, (i, event, status, outcomes) in enumerate(results):
         made_ids = per_event.get(k, [])
-        updates.append(
-            {
-                "row_id": ids[event.event_id],
-                "status": status,
-                "contacts": len(made_ids),
-                "decisions": [_decision_data(o) for o in outcomes],
-                "decided_at": decided_at,
-            }
-        )
         out.decided.append(
             Decided(i, event.event_id, event.customer_id, status, outcomes, tuple(made_ids))
         )
-    s.execute(
-        sa.update(_EVENTS)
-        .where(_EVENTS.c.id == sa.bindparam("row_id"))
-        .values(
-            status=sa.bindparam("status"),
-            contacts=sa.bindparam("contacts"),
-            decisions=sa.bindparam("decisions"),
-            decided_at=sa.bindparam("decided_at"),
-        ),
-        updates,
-    )
-    _add_figures(s, figures, costs)
+    _add_figures(conn, writes, figures, costs)
     out.decided.sort(key=lambda d: d.index)
     return out
 
 
-def _claim(s: Session, events: Sequence[Event], source: str, now: datetime) -> dict[str, int]:
-    """Store the events not taken before; their row ids, by event id.
+def _store(
+    conn: sa.Connection,
+    writes: _Writes,
+    results: Sequence[tuple[int, Event, str, tuple[CampaignOutcome, ...]]],
+    source: str,
+    now: datetime,
+    decided_at: datetime,
+) -> dict[str, int]:
+    """Write the batch's events with what they led to; their row ids, by event id.
 
     In event-id order, so two takers inserting overlapping batches wait for each other
-    in the same order (never in a circle).
+    in the same order (never in a circle); the one that loses fails on the unique key.
     """
     rows = [
         {
@@ -289,20 +351,16 @@ def _claim(s: Session, events: Sequence[Event], source: str, now: datetime) -> d
             "customer_id": e.customer_id,
             "occurred_at": e.at,
             "received_at": now,
-            "decided_at": now,
+            "decided_at": decided_at,
             "source": source,
             "payload": payload_json(e.payload),
-            "status": "pending",
-            "contacts": 0,
-            "decisions": [],
+            "status": status,
+            "contacts": sum(o.outcome == "contacted" for o in outcomes),
+            "decisions": [_decision_data(o) for o in outcomes],
         }
-        for e in sorted(events, key=lambda e: e.event_id)
+        for _, e, status, outcomes in sorted(results, key=lambda r: r[1].event_id)
     ]
-    insert = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(_EVENTS)
-    stmt = insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(
-        _EVENTS.c.event_id, _EVENTS.c.id
-    )
-    return {eid: rid for eid, rid in s.execute(stmt, rows)}
+    return {eid: rid for eid, rid in conn.execute(writes.store, rows)}
 
 
 def _lock_key(*parts: str) -> int:
@@ -311,10 +369,22 @@ def _lock_key(*parts: str) -> int:
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
-def _lock(s: Session, catalog: Catalog, events: Sequence[Event]) -> None:
-    """On PostgreSQL, serialise decisions per customer, and per counted capacity."""
-    if s.get_bind().dialect.name != "postgresql":
-        return  # SQLite: the write lock taken at the start already serialises takers
+def _lock_and_check(
+    conn: sa.Connection, writes: _Writes, catalog: Catalog, events: Sequence[Event]
+) -> tuple[set[str], Any]:
+    """Serialise the decisions and say which of ``events`` were stored before; and, on
+    PostgreSQL, the catalog stamp (None on SQLite).
+
+    On PostgreSQL, a transaction-scoped advisory lock per customer and per counted
+    capacity, in one statement with the check: an id a taker commits while this one
+    waits for its locks is not seen here, and the unique key refuses it when the
+    events are written (the batch is then taken again, and sees it). On SQLite the
+    write lock taken first already serialises takers, and the check is exact.
+    """
+    ids = sorted({e.event_id for e in events})
+    if writes.check is not None:
+        return set(conn.scalars(writes.check, {"ids": ids})), None
+    assert writes.lock_and_check is not None
     keys = {_lock_key("customer", e.customer_id) for e in events}
     for e in events:
         for camp in catalog.campaigns_for(e.type):
@@ -325,13 +395,8 @@ def _lock(s: Session, catalog: Catalog, events: Sequence[Event]) -> None:
             for cap in camp.policy.daily_capacity:
                 if cap.channel in camp.channels:
                     keys.add(_lock_key("channel", cap.channel))
-    s.execute(
-        sa.text(
-            "SELECT count(pg_advisory_xact_lock(k)) FROM "
-            "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS ordered"
-        ),
-        {"keys": sorted(keys)},
-    )
+    row = conn.execute(writes.lock_and_check, {"keys": sorted(keys), "ids": ids}).one()
+    return set(row[1] or ()), row[2]
 
 
 def _day(now: datetime, timezone: str) -> date:
@@ -463,18 +528,15 @@ def _contact_row(
     }
 
 
-def _insert_contacts(s: Session, rows: list[dict[str, Any]], now: datetime) -> list[int]:
+def _insert_contacts(
+    conn: sa.Connection, writes: _Writes, rows: list[dict[str, Any]], now: datetime
+) -> list[int]:
     """Insert the contacts and put them in the outbox; their ids, in the order given."""
     if not rows:
         return []
-    ids = [
-        r.id
-        for r in s.execute(
-            sa.insert(_CONTACTS).returning(_CONTACTS.c.id, sort_by_parameter_order=True), rows
-        )
-    ]
-    s.execute(
-        sa.insert(_OUTBOX),
+    ids = [r.id for r in conn.execute(writes.contacts, rows)]
+    conn.execute(
+        writes.outbox,
         [
             {"channel": r["channel"], "due_at": now, "contact_id": cid, "attempts": 0}
             for r, cid in zip(rows, ids, strict=True)
@@ -496,7 +558,8 @@ def _decision_data(o: CampaignOutcome) -> dict[str, Any]:
 
 
 def _add_figures(
-    s: Session,
+    conn: sa.Connection,
+    writes: _Writes,
     figures: Counter[tuple[str, str, date, str, str]],
     costs: Mapping[tuple[str, str, date, str, str], Decimal],
 ) -> None:
@@ -516,15 +579,7 @@ def _add_figures(
         }
         for (p, c, d, o, r), n in sorted(figures.items())
     ]
-    insert = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(_FIGURES)
-    stmt = insert.on_conflict_do_update(
-        index_elements=["program", "campaign", "day", "outcome", "reason"],
-        set_={
-            "count": _FIGURES.c.count + insert.excluded.count,
-            "cost": _FIGURES.c.cost + insert.excluded.cost,
-        },
-    )
-    s.execute(stmt, rows)
+    conn.execute(writes.figures, rows)
 
 
 # ------------------------------------------------------------------ reading back

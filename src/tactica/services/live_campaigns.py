@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -119,8 +119,12 @@ class Catalog:
 
 def signature(session: Session) -> tuple[Any, ...]:
     """The catalog stamp: moved by the database on any change the catalog depends on."""
-    version = session.scalar(sa.select(ChangeStamp.version).where(ChangeStamp.name == "catalog"))
+    version = session.connection().scalar(_CATALOG_STAMP)
     return (version,)
+
+
+_stamps = cast(sa.Table, ChangeStamp.__table__)
+_CATALOG_STAMP = sa.select(_stamps.c.version).where(_stamps.c.name == "catalog")
 
 
 def _is_live(p: Program, today: date) -> bool:
@@ -303,6 +307,15 @@ def build(session: Session, now: datetime, sig: tuple[Any, ...] | None = None) -
 
 _cache: weakref.WeakKeyDictionary[Engine, Catalog] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
+
+
+def cached(engine: Engine, now: datetime) -> Catalog | None:
+    """The catalog this process last built for ``engine``, if built for ``now``'s date
+    (whether the store changed since is the caller's to check, by its signature)."""
+    catalog = _cache.get(engine)
+    if catalog is None or catalog.as_of != now.astimezone(UTC).date():
+        return None
+    return catalog
 
 
 def current(session: Session, now: datetime) -> Catalog:

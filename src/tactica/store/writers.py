@@ -12,6 +12,7 @@ wrote first, a deadlock PostgreSQL broke, a serialization failure) is tried agai
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Iterator
@@ -55,4 +56,9 @@ def take_write_lock(session: Session, table: sa.Table) -> None:
     (to ``table``), so no other process commits between this transaction's reads and
     its writes. Elsewhere, nothing."""
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(sa.delete(table).where(sa.false()))
+        session.connection().execute(_no_delete(table))
+
+
+@functools.cache
+def _no_delete(table: sa.Table) -> sa.Delete:
+    return sa.delete(table).where(sa.false())

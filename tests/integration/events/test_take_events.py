@@ -6,7 +6,9 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tactica.services import explain, lists, programs, runs
@@ -256,3 +258,56 @@ def test_concurrent_events_of_one_customer_never_both_pass_the_cap(events_store:
     with events_store.session() as s:
         statuses = sorted(s.scalars(sa.select(EventRow.status)))
     assert statuses == ["contacted"] + ["no_contact"] * 7
+
+
+@pytest.mark.parametrize("customers", [["c05"] * 6, [f"c{k:02d}" for k in range(4, 10)]])
+def test_one_event_id_sent_by_takers_at_once_is_decided_once(
+    events_store: Store, customers: list[str]
+) -> None:
+    """Six takers at once with the same event id (a producer retrying on several
+    connections; and, as a producer's bug, naming six customers): one decision, the
+    others answered as duplicates, whoever waited on whom."""
+    start = threading.Barrier(len(customers))
+    answers: list[Any] = []
+    errors: list[BaseException] = []
+
+    def taker(customer: str) -> None:
+        try:
+            start.wait()
+            answers.append(take_events(events_store, [top_up("once", customer)], now=NOW))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=taker, args=(c,)) for c in customers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert sorted(len(a.decided) for a in answers) == [0] * (len(customers) - 1) + [1]
+    assert sum(a.duplicates == ["once"] for a in answers) == len(customers) - 1
+    with events_store.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(EventRow)) == 1
+    assert len(_contacts(events_store)) <= 1
+
+
+def test_a_type_declared_a_moment_ago_is_taken_by_the_next_batch(
+    events_store: Store, apply_docs: Callable[[str], None]
+) -> None:
+    # The first batch leaves this process's catalog cached; the type declared next
+    # must not be refused by it (on PostgreSQL the cached catalog is used without
+    # reading the stamp first, and the stamp that comes back says it moved).
+    take_events(events_store, [top_up("warm", "c05")], now=NOW)
+    apply_docs(DOCS + "---\nkind: EventType\nname: churn_alert\nfields: {score: float}\n")
+    alert = {
+        "id": "a1",
+        "type": "churn_alert",
+        "customer_id": "c06",
+        "time": NOW.isoformat(),
+        "payload": {"score": 0.9},
+    }
+    taken = take_events(events_store, [alert], now=NOW)
+
+    assert taken.rejected == []
+    assert [(d.event_id, d.status) for d in taken.decided] == [("a1", "no_match")]
