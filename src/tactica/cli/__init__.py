@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from tactica.cli._common import console, fail
 from tactica.errors import TacticaError, exit_code
@@ -78,6 +79,13 @@ def _register() -> None:
 _register()
 
 
+def _tables_missing(e: DBAPIError) -> bool:
+    """True when ``e`` says a table does not exist: a store never migrated."""
+    if getattr(e.orig, "sqlstate", None) == "42P01":  # PostgreSQL's undefined_table
+        return True
+    return "no such table" in str(e.orig)
+
+
 def main() -> None:
     """Entry point of the ``tactica`` script: runs the app, turning errors into exit codes."""
     try:
@@ -89,6 +97,14 @@ def main() -> None:
         sys.exit(1)
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    except DBAPIError as e:
+        if not _tables_missing(e):
+            raise
+        fail(
+            f"the database has no Tactica tables yet ({e.orig}): "
+            "run 'tactica db upgrade' (or 'tactica quickstart') first",
+            1,
+        )
     except Exception as e:  # click usage errors carry their own exit code
         code = getattr(e, "exit_code", None)
         if code is not None and hasattr(e, "show"):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import pytest
+
+from tactica.cli import main
 from tests.conftest import Tactica
 
 
@@ -85,3 +89,18 @@ def test_segments_need_known_attributes(tactica: Tactica) -> None:
     assert "Created segment optins: 0 customers" in r.out
     r = tactica("segments", "list")
     assert "optins" in r.out
+
+
+def test_a_store_never_migrated_gets_an_answer_not_a_traceback(
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(sys, "argv", ["tactica", "programs", "list"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert "no Tactica tables yet" in err and "tactica db upgrade" in err
+    assert "Traceback" not in err
