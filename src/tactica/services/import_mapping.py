@@ -105,9 +105,11 @@ class ImportMapping:
 def parse_separator(raw: str, where: str) -> str:
     """The one-character separator a user named (``;``, ``tab``, ``\\t``, ``|``...)."""
     sep = SEPARATOR_NAMES.get(raw, raw if len(raw) == 1 else None)
-    if sep is None or sep in ('"', "\n", "\r"):
+    # The CSV reader splits on one ASCII byte.
+    if sep is None or sep in ('"', "\n", "\r") or not sep.isascii():
         raise InvalidInput(
-            f"expected one character such as ',', ';', '|' or 'tab', got {raw!r}", where=where
+            f"expected one ASCII character such as ',', ';', '|' or 'tab', got {raw!r}",
+            where=where,
         )
     return sep
 

@@ -196,7 +196,7 @@ def test_file_and_mapping_errors(sqlite_store: Store, tmp_path: Path) -> None:
         InvalidInput, match="maps to field 'age', which is int; the mapping says text"
     ):
         import_customers(sqlite_store, path, mapping={"columns": {"age": {"type": "text"}}})
-    with pytest.raises(InvalidInput, match="expected one character"):
+    with pytest.raises(InvalidInput, match="expected one ASCII character"):
         import_customers(sqlite_store, path, separator="::")
 
 

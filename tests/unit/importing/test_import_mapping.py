@@ -96,7 +96,8 @@ def test_numbers_in_value_lists_are_taken_as_text() -> None:
         ({"id": {"column": "c", "generate": True}}, "id: give either column, or generate"),
         ({"id": {"prefix": "bad prefix!"}}, "id.prefix: expected letters, digits"),
         ({"id": 12}, "id: expected a column name"),
-        ({"separator": "::"}, "expected one character such as"),
+        ({"separator": "::"}, "expected one ASCII character such as"),
+        ({"separator": "\u00a7"}, "expected one ASCII character such as"),
         ({"columns": {"a": {"skip": "yes"}}}, "columns.a.skip: expected true or false"),
         (["a", "b"], "expected a mapping of settings at the top, got a list"),
     ],
@@ -133,3 +134,9 @@ def test_mapping_file_errors(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("raw", "sep"), [(";", ";"), ("tab", "\t"), ("\\t", "\t"), ("|", "|")])
 def test_parse_separator(raw: str, sep: str) -> None:
     assert parse_separator(raw, "--separator") == sep
+
+
+@pytest.mark.parametrize("raw", ["\x80", "§", "::", '"'])
+def test_a_separator_the_csv_reader_cannot_split_on_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidInput, match="expected one ASCII character"):
+        parse_separator(raw, "--separator")
