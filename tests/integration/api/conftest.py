@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -30,9 +31,9 @@ class Api:
         return self.headers[role]
 
 
-@pytest.fixture
-def api(store: Store, tmp_path: object) -> Iterator[Api]:
-    """The app over ``store`` (SQLite and PostgreSQL), users ``admin``, ``marketer``..."""
+@contextmanager
+def api_over(store: Store) -> Iterator[Api]:
+    """The app over ``store``, with a user and a token for every role."""
     headers: dict[str, dict[str, str]] = {}
     with store.session() as s:
         for role in Role:
@@ -43,3 +44,10 @@ def api(store: Store, tmp_path: object) -> Iterator[Api]:
     app = create_app(Settings(secret_key="test"), store)
     with TestClient(app, raise_server_exceptions=True) as client:
         yield Api(client, store, headers)
+
+
+@pytest.fixture
+def api(store: Store) -> Iterator[Api]:
+    """The app over ``store`` (SQLite and PostgreSQL), users ``admin``, ``marketer``..."""
+    with api_over(store) as a:
+        yield a
