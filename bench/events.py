@@ -37,7 +37,7 @@ each N of ``--server-workers`` (a comma list; same store, the server restarted).
 Each repeat sends ``--rate`` events/s for ``--seconds`` as ``POST /events``,
 ``--per-request`` events a request, **open loop**: request k is due at ``k ×
 per-request / rate`` seconds from the start and is sent then whatever the answers
-to the earlier ones (asyncio, httpx, up to ``--connections`` keep-alive
+to the earlier ones (asyncio, ``bench.http_client``, up to ``--connections`` keep-alive
 connections; a request due while all of them are busy waits for one, and that
 wait counts). A request answered with anything but 200, or not at all, is sent
 again after a short pause (up to 10 times), as a producer would, and counted.
@@ -123,6 +123,7 @@ from bench.common import (
     recreate_schema,
     wait_ready,
 )
+from bench.http_client import HttpError, KeepAliveConnection
 from tactica.domain.schema import FieldDef, FieldType
 from tactica.services import as_code, events, programs, users
 from tactica.store.customer_table import add_fields, customer_table, load_schema
@@ -664,34 +665,30 @@ async def _produce(
     """
     out = Sent(requests=len(bodies))
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    clients = [
-        httpx.AsyncClient(base_url=base, limits=one, timeout=REQUEST_TIMEOUT, headers=headers)
-        for _ in range(connections)
-    ]
+    clients = [KeepAliveConnection(base, headers, REQUEST_TIMEOUT) for _ in range(connections)]
     due_requests: asyncio.Queue[tuple[bytes, int, float] | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: KeepAliveConnection) -> None:
         while (item := await due_requests.get()) is not None:
             body, size, due = item
             out.late.append(loop.time() - due)
             for attempt in range(10):
                 try:
-                    got: httpx.Response | None = await client.post("/events", content=body)
-                except httpx.HTTPError as e:
-                    got, why = None, f"{type(e).__name__}: {e}"
-                if got is not None and got.status_code == 200:
+                    status, text = await client.request("POST", "/events", body)
+                except HttpError as e:
+                    status, text, why = 0, b"", str(e)
+                if status == 200:
                     out.latencies.append(loop.time() - due)
-                    answer = got.json()
+                    answer = json.loads(text)
                     out.events += size
                     out.accepted += answer["accepted"]
                     out.contacts += answer["contacts"]
                     out.duplicates.update(answer["duplicates"])
                     out.statuses.update(d["status"] for d in answer["decided"])
                     break
-                if got is not None:
-                    why = f"{got.status_code} {got.text[:200]}"
+                if status:
+                    why = f"{status} {text[:200].decode(errors='replace')}"
                 out.refused[why] += 1
                 out.retries += 1
                 await asyncio.sleep(0.05 * (attempt + 1))
@@ -700,7 +697,7 @@ async def _produce(
 
     try:
         # Every connection open before the clock starts.
-        await asyncio.gather(*(c.get("/healthz") for c in clients))
+        await asyncio.gather(*(c.request("GET", "/healthz") for c in clients))
         workers = [asyncio.create_task(worker(c)) for c in clients]
         start = loop.time() + 0.05
         for k, (body, size) in enumerate(zip(bodies, sizes, strict=True)):
@@ -716,7 +713,7 @@ async def _produce(
         out.seconds = loop.time() - start
     finally:
         for c in clients:
-            await c.aclose()
+            await c.close()
     return out
 
 
