@@ -156,4 +156,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         metrics,
     ):
         app.include_router(module.router)
+    from tactica.web import add_web
+
+    add_web(app)
     return app

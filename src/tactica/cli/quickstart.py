@@ -61,14 +61,23 @@ def quickstart() -> None:
         _dispatch_demo(store)
         _replies_demo(store)
         _events_demo(store)
+    from tactica.services.demo import web_login
+
+    name, password = web_login(store)
+    console.rule("The web application")
+    console.print(
+        "Run [bold]tactica serve[/], open [bold]http://127.0.0.1:8000/[/] and sign in as "
+        f"[bold]{name}[/] with the password [bold]{password}[/] (a new one each quickstart): "
+        "the dashboard shows the run above, day by day, per campaign, channel and offer."
+    )
     console.print(
         "\nNext: [bold]tactica runs show RUN[/], [bold]tactica responses list --review[/], "
         "[bold]tactica events figures[/], "
         "[bold]tactica explain --run RUN --customer ID[/], "
         "[bold]tactica export[/] (the program as YAML), "
         '[bold]tactica segments create NAME --rule "..."[/], '
-        "[bold]tactica users create admin --role admin[/], then [bold]tactica serve[/] "
-        "and open http://127.0.0.1:8000/docs"
+        "[bold]tactica users create admin --role admin[/], and the API "
+        "at http://127.0.0.1:8000/docs"
     )
 
 

@@ -45,7 +45,9 @@ def serve(
     store = Store.from_settings(settings)
     if upgrade:
         store.upgrade()
-    console.print(f"Tactica API on http://{host}:{port} (docs at /docs)")
+    console.print(
+        f"Tactica on http://{host}:{port}/ (the web application; the API's docs at /docs)"
+    )
     stop = threading.Event()
     if dispatch:
         from tactica.services.dispatch import options_from, supervise

@@ -561,3 +561,30 @@ def secrets_password() -> str:
     import secrets
 
     return secrets.token_urlsafe(32)
+
+
+#: The demo workspace's person: an admin who signs in to the web application.
+DEMO_WEB_USER = "demo"
+
+
+def web_login(store: Store) -> tuple[str, str]:
+    """A username and a fresh password to sign in to the web application as an admin.
+
+    The demo user is made the first time and given a new password every time (it is
+    printed, so it is only as secret as the terminal that ran the quickstart).
+    """
+    import secrets
+
+    from tactica.services import users
+    from tactica.store.models import User
+
+    password = secrets.token_urlsafe(9)
+    with store.session() as s:
+        if s.scalar(sa.select(User.id).where(User.username == DEMO_WEB_USER)) is None:
+            users.create_user(
+                s, DEMO_WEB_USER, password, "admin", full_name="Demo admin", actor=ACTOR
+            )
+        else:
+            users.update_user(s, DEMO_WEB_USER, password=password, active=True, actor=ACTOR)
+        s.commit()
+    return DEMO_WEB_USER, password

@@ -225,6 +225,23 @@ def revoke_token(session: Session, token_id: int, *, actor: str) -> None:
     audit.record(session, actor, "revoke", "api_token", token_id)
 
 
+def revoke_secret(session: Session, token: str, *, actor: str) -> bool:
+    """Revoke the token whose secret is ``token`` (a signed-in browser's, say).
+
+    False when no live token has that secret: signing out twice is no error.
+    """
+    tok = session.scalar(
+        sa.select(ApiToken).where(
+            ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if tok is None:
+        return False
+    tok.revoked_at = _utcnow()
+    audit.record(session, actor, "revoke", "api_token", tok.id)
+    return True
+
+
 def list_tokens(session: Session, user: User) -> list[ApiToken]:
     """A user's tokens (their prefixes, never the secrets)."""
     return list(session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id)))

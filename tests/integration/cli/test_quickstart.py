@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import re
 
+from tactica.config import Settings
+from tactica.errors import AuthenticationFailed
+from tactica.services import users
+from tactica.store.db import Store
 from tests.conftest import Tactica
 
 
 def _segment_sizes(out: str) -> dict[str, str]:
     section = out.split("3. Segments", 1)[1].split("Profile of", 1)[0]
     return dict(re.findall(r"│ ([a-z-]+)\s+│ ([\d,]+)\s+│", section))
+
+
+def _signs_in(username: str, password: str) -> bool:
+    """True when the workspace's store takes this username and password."""
+    store = Store.from_settings(Settings())
+    try:
+        with store.session() as s:
+            users.authenticate(s, username, password)
+        return True
+    except AuthenticationFailed:
+        return False
+    finally:
+        store.dispose()
 
 
 def test_quickstart_builds_the_demo_and_is_repeatable(tactica: Tactica) -> None:
@@ -74,6 +91,10 @@ def test_quickstart_builds_the_demo_and_is_repeatable(tactica: Tactica) -> None:
         assert said in first.out
     queue = tactica("responses", "list", "--review")
     assert queue.code == 0 and "who is this?" in queue.out
+    # The printed credentials open the web application (the same users as the API).
+    login = re.search(r"sign in as demo with the password (\S+) ", " ".join(first.out.split()))
+    assert login is not None, first.out
+    assert _signs_in("demo", login.group(1))
     again = tactica("quickstart")
     assert again.code == 0, again.err
     assert "41,188 rows, 0 new, 0 changed, 41,188 unchanged" in again.out
@@ -86,6 +107,8 @@ def test_quickstart_builds_the_demo_and_is_repeatable(tactica: Tactica) -> None:
     assert now == sizes
     # Run again at once: the policy stops everyone the first run just contacted.
     assert "autumn-offers: run 2 completed" in again.out
+    # A new password each time: the first one no longer signs in.
+    assert not _signs_in("demo", login.group(1))
     assert "stopped by the contact policy" in again.out
     r = tactica("segments", "overlap", "young-savers", "reachable-by-sms")
     assert r.code == 0 and "both" in r.out
