@@ -86,6 +86,10 @@ def serve(
             _serve_workers(host, port, workers)
         else:
             uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
+    except KeyboardInterrupt:
+        # Ctrl-C before uvicorn has taken over the signals (while the app is still
+        # being built) is a stop asked for like any other, not a crash.
+        pass
     finally:
         stop.set()
         if metrics_dir is not None:
