@@ -130,7 +130,7 @@ def test_a_marketer_sees_the_run_and_its_numbers_move_as_dispatch_sends(
 
 def test_a_sales_rep_cannot_reach_the_admin_pages(browser: Any, site: str) -> None:
     page = _sign_in(browser, site, "sales_rep")
-    assert page.get_by_role("link", name="Users").count() == 0
+    assert page.get_by_role("link", name="Admin").count() == 0
     response = page.goto(site + "/ui/admin/users")
     assert response.status == 403
     assert "may not manage users" in page.locator("main").inner_text()

@@ -14,9 +14,10 @@ from fastapi.staticfiles import StaticFiles
 
 def add_web(app: FastAPI) -> None:
     """Serve the web pages and their static files from ``app``."""
-    from tactica.web.pages import router
+    from tactica.web import dashboard_pages, sign_in, user_pages
 
-    app.include_router(router)
+    for module in (sign_in, dashboard_pages, user_pages):
+        app.include_router(module.router)
     app.mount(
         "/ui/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )

@@ -5,44 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tactica.api.app import create_app
-from tactica.config import Settings
 from tactica.store.db import Store
 from tactica.store.models import ApiToken, User
-from tests.integration.api.conftest import PASSWORD, api_over
+from tests.integration.api.conftest import PASSWORD
 from tests.integration.dispatch.conftest import outbox_store
-
-
-@pytest.fixture
-def client(store: Store) -> Iterator[TestClient]:
-    """A browser-like client (it keeps cookies) over the app, with a user per role."""
-    with api_over(store):
-        pass
-    with TestClient(create_app(Settings(secret_key="test"), store)) as c:
-        yield c
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]*)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def sign_in(client: TestClient, username: str, next_: str = "") -> None:
-    """Sign ``username`` in through the form, as a browser would."""
-    page = client.get("/ui/login")
-    r = client.post(
-        "/ui/login",
-        data={"username": username, "password": PASSWORD, "csrf": _csrf(page.text), "next": next_},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
+from tests.integration.web.conftest import csrf_of, sign_in
 
 
 def test_pages_need_a_session_and_bring_the_user_back_after_signing_in(
@@ -58,7 +29,7 @@ def test_pages_need_a_session_and_bring_the_user_back_after_signing_in(
         data={
             "username": "analyst",
             "password": PASSWORD,
-            "csrf": _csrf(page.text),
+            "csrf": csrf_of(page.text),
             "next": "/ui/dashboard?preset=7d",
         },
         follow_redirects=False,
@@ -73,7 +44,7 @@ def test_a_wrong_password_keeps_the_username_and_says_so(client: TestClient) -> 
     page = client.get("/ui/login")
     r = client.post(
         "/ui/login",
-        data={"username": "marketer", "password": "nope", "csrf": _csrf(page.text)},
+        data={"username": "marketer", "password": "nope", "csrf": csrf_of(page.text)},
     )
     assert r.status_code == 401
     assert "Wrong username or password." in r.text
@@ -95,7 +66,7 @@ def test_signing_out_revokes_the_session(client: TestClient, store: Store) -> No
     assert token
     # Without the page's CSRF token, another site cannot sign the user out.
     assert client.post("/ui/logout", data={"csrf": "x"}).status_code == 403
-    r = client.post("/ui/logout", data={"csrf": _csrf(page.text)}, follow_redirects=False)
+    r = client.post("/ui/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
     assert r.status_code == 303
     with store.session() as s:
         revoked = s.scalars(
@@ -120,7 +91,7 @@ def test_a_sales_rep_cannot_reach_the_admin_pages(client: TestClient, store: Sto
     r = client.post(
         "/ui/admin/users",
         data={
-            "csrf": _csrf(page.text),
+            "csrf": csrf_of(page.text),
             "username": "mallory",
             "password": "long enough",
             "role": "admin",
@@ -139,7 +110,7 @@ def test_adding_a_user_shows_errors_by_field_keeps_what_was_typed_and_writes_not
     sign_in(client, "admin")
     page = client.get("/ui/admin/users")
     form = {
-        "csrf": _csrf(page.text),
+        "csrf": csrf_of(page.text),
         "username": "rita",
         "password": "short",
         "role": "sales_rep",
