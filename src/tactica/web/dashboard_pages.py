@@ -14,9 +14,10 @@ from fastapi.responses import Response
 
 from tactica.errors import InvalidInput
 from tactica.services.dashboard import MEASURES, Dashboard, Figures, check_range, dashboard
-from tactica.web.render import let_in, message, render, today
+from tactica.web.render import Section, let_in, message, render, today
 
 router = APIRouter(include_in_schema=False)
+SECTION = Section(10, "/ui/dashboard", "Dashboard")
 
 #: Labels of the dashboard's measures, as the page and the CSV files name them.
 LABELS = {

@@ -10,6 +10,7 @@ field with what the user typed, writing nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,11 +56,26 @@ def _when(value: datetime | date | None) -> str:
 
 templates.env.filters.update(n=_n, money=_money, pct=_pct, when=_when)
 
-#: The sections of the navigation bar: path, label, the permission that shows it.
-NAV: list[tuple[str, str, Permission | None]] = [
-    ("/ui/dashboard", "Dashboard", None),
-    ("/ui/admin/users", "Admin", Permission.USERS_ADMIN),
-]
+
+@dataclass(frozen=True)
+class Section:
+    """A place in the navigation bar: a page module's ``SECTION``."""
+
+    #: Where it stands in the bar (smaller first).
+    order: int
+    path: str
+    label: str
+    #: The permission a role needs to see the link (None: everyone signed in).
+    permission: Permission | None = None
+
+
+#: The navigation bar, in order (set once the pages are mounted).
+NAV: list[Section] = []
+
+
+def set_sections(sections: list[Section]) -> None:
+    """Make ``sections`` the navigation bar."""
+    NAV[:] = sorted(sections, key=lambda x: x.order)
 
 
 def today() -> date:
@@ -75,9 +91,9 @@ def render(
         who=who,
         csrf=web_session.csrf_token(request),
         nav=[
-            (path, label)
-            for path, label, need in NAV
-            if who is not None and (need is None or allows(who.role, need))
+            (x.path, x.label)
+            for x in NAV
+            if who is not None and (x.permission is None or allows(who.role, x.permission))
         ],
         can_admin=who is not None and allows(who.role, Permission.USERS_ADMIN),
     )

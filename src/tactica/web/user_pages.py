@@ -11,9 +11,10 @@ from tactica.errors import Conflict, InvalidInput
 from tactica.services import users
 from tactica.services.users import Principal
 from tactica.web import session as web_session
-from tactica.web.render import denied, let_in, message, render
+from tactica.web.render import Section, denied, let_in, message, render
 
 router = APIRouter(include_in_schema=False)
+SECTION = Section(90, "/ui/admin/users", "Admin", Permission.USERS_ADMIN)
 
 
 def _users(request: Request) -> list[dict[str, object]]:
