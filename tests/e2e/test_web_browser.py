@@ -8,8 +8,6 @@ the run's messages, and a sales rep finds the admin pages closed. With
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,30 +20,11 @@ from tactica.channels.local_peers import LocalSmsGateway
 from tactica.config import Settings
 from tactica.services.dispatch import ChannelWorker, WorkerOptions
 from tactica.store.db import Store
-from tests.conftest import IN_CI
-from tests.integration.api.conftest import PASSWORD, api_over
+from tests.e2e.browser import shot, sign_in
+from tests.integration.api.conftest import api_over
 from tests.integration.dispatch.conftest import NOW, Clock, add_channel, outbox_store
 
-CHROMIUM = "/usr/bin/chromium"
 DAY = NOW.date().isoformat()
-
-playwright = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the module."""
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is missing (the test command installs it: scripts/setup)")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -58,28 +37,6 @@ def site(store: Store) -> Iterator[str]:
         yield url
 
 
-def _shot(page: Any, name: str) -> None:
-    folder = os.environ.get("TACTICA_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-def _sign_in(browser: Any, site: str, username: str, going_to: str = "/ui/dashboard") -> Any:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors
-    page.goto(site + going_to)
-    assert page.url.startswith(site + "/ui/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{site}{going_to}*")
-    return page
-
-
 def _tile(page: Any, measure: str) -> str:
     return str(page.locator(f'.tile[data-measure="{measure}"] .value').inner_text())
 
@@ -87,7 +44,7 @@ def _tile(page: Any, measure: str) -> str:
 def test_a_marketer_sees_the_run_and_its_numbers_move_as_dispatch_sends(
     browser: Any, site: str, store: Store
 ) -> None:
-    page = _sign_in(browser, site, "marketer", f"/ui/dashboard?from={DAY}&to={DAY}")
+    page = sign_in(browser, site, "marketer", f"/ui/dashboard?from={DAY}&to={DAY}")
     planned = int(_tile(page, "planned").replace(",", ""))
     assert planned > 0 and _tile(page, "sent") == "0"
     row = page.locator('tr[data-campaign="autumn/gold-sms"]')
@@ -97,7 +54,7 @@ def test_a_marketer_sees_the_run_and_its_numbers_move_as_dispatch_sends(
         "document.querySelectorAll('canvas').length === 3 && "
         "[...document.querySelectorAll('canvas')].every(c => Chart.getChart(c))"
     )
-    _shot(page, "dashboard-before")
+    shot(page, "dashboard-before")
 
     with LocalSmsGateway(api_key="k") as gateway:
         add_channel(store, "gw", "sms_http", "sms", settings={"url": gateway.url, "api_key": "k"})
@@ -120,7 +77,7 @@ def test_a_marketer_sees_the_run_and_its_numbers_move_as_dispatch_sends(
     assert page.get_by_label("From", exact=True).input_value() == "2026-11-30"
     # A campaigns CSV downloads with what the table shows.
     page.goto(f"{site}/ui/dashboard?from={DAY}&to={DAY}")
-    _shot(page, "dashboard")
+    shot(page, "dashboard")
     with page.expect_download() as download:
         page.locator("a", has_text="CSV").first.click()
     text = Path(download.value.path()).read_text()
@@ -129,7 +86,7 @@ def test_a_marketer_sees_the_run_and_its_numbers_move_as_dispatch_sends(
 
 
 def test_a_sales_rep_cannot_reach_the_admin_pages(browser: Any, site: str) -> None:
-    page = _sign_in(browser, site, "sales_rep")
+    page = sign_in(browser, site, "sales_rep")
     assert page.get_by_role("link", name="Admin").count() == 0
     response = page.goto(site + "/ui/admin/users")
     assert response.status == 403
@@ -142,7 +99,7 @@ def test_a_sales_rep_cannot_reach_the_admin_pages(browser: Any, site: str) -> No
 
 
 def test_an_admin_adds_a_user_after_fixing_what_the_form_refused(browser: Any, site: str) -> None:
-    page = _sign_in(browser, site, "admin", "/ui/admin/users")
+    page = sign_in(browser, site, "admin", "/ui/admin/users")
     page.get_by_label("Username").fill("rita")
     page.get_by_label("Full name").fill("Rita Reis")
     page.get_by_label("Password").fill("short")
@@ -152,7 +109,7 @@ def test_an_admin_adds_a_user_after_fixing_what_the_form_refused(browser: Any, s
     assert "at least 8 characters" in page.locator("#password-error").inner_text()
     assert page.get_by_label("Full name").input_value() == "Rita Reis"
     assert page.get_by_label("Role").input_value() == "sales_rep"
-    _shot(page, "users-error")
+    shot(page, "users-error")
     page.get_by_label("Password").fill("long enough")
     page.get_by_role("button", name="Add user").click()
     page.wait_for_selector("text=User rita added.")
