@@ -12,8 +12,6 @@ from typing import Any
 
 from tests.integration.api.conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-
 
 def shot(page: Any, name: str) -> None:
     """Save a full-page screenshot as ``name``.png when TACTICA_SCREENSHOTS names a folder."""
