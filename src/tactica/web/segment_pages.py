@@ -156,9 +156,11 @@ async def check_fragment(request: Request) -> Response:
     form = await posted(request, who, "check a rule")
     if isinstance(form, Response):
         return form
-    source = form.get("rule", "")[:MAX_RULE]
+    # The editor names its field ("rule" for a segment, "eligibility" for a campaign...).
+    name = form.get("field") or "rule"
+    source = form.get(name, "")[:MAX_RULE]
     result = await in_session(request, check, source)
-    return render(request, "_rule_check.html", who, check=result)
+    return render(request, "_rule_check.html", who, check=result, name=name)
 
 
 def _create(session: Session, typed: dict[str, str], who: Principal) -> None:

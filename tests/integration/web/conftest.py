@@ -7,12 +7,18 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import sqlalchemy as sa
+import yaml
 from fastapi.testclient import TestClient
 
 from tactica.api.app import create_app
 from tactica.config import Settings
+from tactica.domain.schema import FieldDef, FieldType
+from tactica.services import as_code, lists, segments
+from tactica.store.customer_table import add_fields, customer_table, load_schema
 from tactica.store.db import Store
 from tests.integration.api.conftest import PASSWORD, api_over
+from tests.integration.runs.conftest import PROGRAM, customers
 
 
 @pytest.fixture
@@ -52,3 +58,16 @@ def post_form(client: TestClient, page: str, action: str, data: dict[str, str]) 
     """Open ``page``, then submit ``data`` to ``action`` with the page's CSRF token."""
     html = client.get(page).text
     return client.post(action, data={**data, "csrf": csrf_of(html)}, follow_redirects=False)
+
+
+@pytest.fixture
+def marketing(store: Store) -> Store:
+    """40 customers aged 20..59, a 'young' segment (age < 40), offers and a program."""
+    with store.session() as s:
+        add_fields(s, [FieldDef("age", FieldType.INT), FieldDef("balance", FieldType.FLOAT)])
+        s.execute(sa.insert(customer_table(load_schema(s))), customers())
+        segments.create_segment(s, "young", rule="age < 40", actor="t")
+        lists.add_entry(s, "opt_out", lists.EntryInput("c05", channel="sms"), actor="t")
+        as_code.apply_documents(s, list(yaml.safe_load_all(PROGRAM)), source="test", actor="t")
+        s.commit()
+    return store

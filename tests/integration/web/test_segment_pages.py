@@ -6,29 +6,12 @@ import re
 
 import pytest
 import sqlalchemy as sa
-import yaml
 from fastapi.testclient import TestClient
 
-from tactica.domain.schema import FieldDef, FieldType
-from tactica.services import as_code, lists, segments
-from tactica.store.customer_table import add_fields, customer_table, load_schema
+from tactica.services import segments
 from tactica.store.db import Store
 from tactica.store.models import AuditEntry, Segment
-from tests.integration.runs.conftest import PROGRAM, customers
 from tests.integration.web.conftest import csrf_of, post_form, sign_in
-
-
-@pytest.fixture
-def marketing(store: Store) -> Store:
-    """40 customers aged 20..59, a 'young' segment (age < 40), offers and a program."""
-    with store.session() as s:
-        add_fields(s, [FieldDef("age", FieldType.INT), FieldDef("balance", FieldType.FLOAT)])
-        s.execute(sa.insert(customer_table(load_schema(s))), customers())
-        segments.create_segment(s, "young", rule="age < 40", actor="t")
-        lists.add_entry(s, "opt_out", lists.EntryInput("c05", channel="sms"), actor="t")
-        as_code.apply_documents(s, list(yaml.safe_load_all(PROGRAM)), source="test", actor="t")
-        s.commit()
-    return store
 
 
 def _segment_names(store: Store) -> list[str]:
@@ -73,7 +56,7 @@ def test_the_rule_editor_sizes_a_valid_rule_and_marks_where_a_wrong_one_fails(
     assert '<mark class="rule-problem"' in end and "line 1, column" in end
     # Not a condition: said so, not sized.
     number = _check(client, "age + 1")
-    assert "a segment needs a condition" in number
+    assert "a condition (true or false) is needed here" in number
 
 
 def test_a_marketer_creates_a_segment_and_sees_its_size_and_profile(
