@@ -160,7 +160,7 @@ async def check_fragment(request: Request) -> Response:
     name = form.get("field") or "rule"
     source = form.get(name, "")[:MAX_RULE]
     result = await in_session(request, check, source)
-    return render(request, "_rule_check.html", who, check=result, name=name)
+    return render(request, "_rule_check.html", who, check=result, rule_field=name)
 
 
 def _create(session: Session, typed: dict[str, str], who: Principal) -> None:

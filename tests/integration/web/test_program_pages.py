@@ -203,3 +203,21 @@ def test_an_analyst_reads_programs_but_may_not_change_or_run_them(
     sign_in(client, "marketer")
     r = client.post("/ui/programs/spring/run", data={"csrf": "forged"})
     assert r.status_code == 403 and _count(marketing, Run) == 0
+
+
+def test_the_campaign_form_checks_its_rules_as_they_are_typed(
+    client: TestClient, marketing: Store
+) -> None:
+    sign_in(client, "marketer")
+    page = client.get("/ui/programs/spring").text
+    token = csrf_of(page)
+    score = client.post(
+        "/ui/segments/check", data={"field": "score", "score": "balance / 1000", "csrf": token}
+    )
+    assert score.status_code == 200
+    assert "gives a float value" in score.text and "condition" not in score.text
+    eligible = client.post(
+        "/ui/segments/check",
+        data={"field": "eligibility", "eligibility": "age >= 50", "csrf": token},
+    )
+    assert "<strong data-size>10</strong>" in eligible.text
