@@ -60,9 +60,9 @@ def post_form(client: TestClient, page: str, action: str, data: dict[str, str]) 
     return client.post(action, data={**data, "csrf": csrf_of(html)}, follow_redirects=False)
 
 
-@pytest.fixture
-def marketing(store: Store) -> Store:
-    """40 customers aged 20..59, a 'young' segment (age < 40), offers and a program."""
+def seed_marketing(store: Store) -> Store:
+    """40 customers aged 20..59, a 'young' segment (age < 40), an SMS opt-out (c05),
+    the offers GOLD and SAVER and the two-campaign program 'spring'."""
     with store.session() as s:
         add_fields(s, [FieldDef("age", FieldType.INT), FieldDef("balance", FieldType.FLOAT)])
         s.execute(sa.insert(customer_table(load_schema(s))), customers())
@@ -71,3 +71,9 @@ def marketing(store: Store) -> Store:
         as_code.apply_documents(s, list(yaml.safe_load_all(PROGRAM)), source="test", actor="t")
         s.commit()
     return store
+
+
+@pytest.fixture
+def marketing(store: Store) -> Store:
+    """The store seeded by :func:`seed_marketing`."""
+    return seed_marketing(store)
