@@ -32,10 +32,14 @@ def listen(
     store = open_store()
     deliver = email_deliverer(store, secret=settings.secret, opt_out_scope=settings.opt_out_scope)
     listener = InboundSmtpListener(deliver, host=host, port=port, domains=domain)
-    listener.start()
-    only = f" for {', '.join(sorted(listener.domains))}" if listener.domains else ""
-    console.print(f"Taking e-mail replies on smtp://{host}:{listener.port}{only} (Ctrl-C stops)")
+    # Ctrl-C can come as soon as the port listens (before the message below): the
+    # listener is stopped in every case.
     try:
+        listener.start()
+        only = f" for {', '.join(sorted(listener.domains))}" if listener.domains else ""
+        console.print(
+            f"Taking e-mail replies on smtp://{host}:{listener.port}{only} (Ctrl-C stops)"
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

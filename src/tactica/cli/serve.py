@@ -63,22 +63,23 @@ def serve(
         threading.Thread(target=sla_timer, args=(store, stop), daemon=True).start()
         console.print("lead SLA timer on (--no-sla to leave escalation to tactica scheduler)")
     listener = None
-    if settings.inbound_smtp_port is not None:
-        from tactica.channels.inbound_smtp import InboundSmtpListener
-        from tactica.services.links import email_deliverer
-
-        deliver = email_deliverer(
-            store, secret=settings.secret, opt_out_scope=settings.opt_out_scope
-        )
-        listener = InboundSmtpListener(
-            deliver, host=settings.inbound_smtp_host, port=settings.inbound_smtp_port
-        )
-        listener.start()
-        console.print(
-            f"e-mail replies taken on smtp://{settings.inbound_smtp_host}:{listener.port} "
-            "(TACTICA_INBOUND_SMTP_PORT)"
-        )
     try:
+        # Inside the try: Ctrl-C may come as soon as the SMTP port listens.
+        if settings.inbound_smtp_port is not None:
+            from tactica.channels.inbound_smtp import InboundSmtpListener
+            from tactica.services.links import email_deliverer
+
+            deliver = email_deliverer(
+                store, secret=settings.secret, opt_out_scope=settings.opt_out_scope
+            )
+            listener = InboundSmtpListener(
+                deliver, host=settings.inbound_smtp_host, port=settings.inbound_smtp_port
+            )
+            listener.start()
+            console.print(
+                f"e-mail replies taken on smtp://{settings.inbound_smtp_host}:{listener.port} "
+                "(TACTICA_INBOUND_SMTP_PORT)"
+            )
         if workers > 1:
             # Each worker process builds its own app (and store) from the same settings;
             # a store's connections cannot cross a fork.

@@ -42,14 +42,15 @@ def _wait_for(port: int, proc: subprocess.Popen[str], timeout: float = 60.0) -> 
     raise AssertionError(f"nothing listens on port {port} after {timeout} s")
 
 
-def _stop(proc: subprocess.Popen[str]) -> int:
+def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """Ctrl-C the command; its exit code and what it wrote to stderr."""
     proc.send_signal(signal.SIGINT)
     try:
-        proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
-    return int(proc.returncode)
+        _, err = proc.communicate()
+    return int(proc.returncode), err
 
 
 @pytest.mark.parametrize("command", ["listen", "serve"])
@@ -72,10 +73,10 @@ def test_a_reply_sent_to_the_command_is_stored_and_attributed(
             c.send_message(reply_to(delivered_to(smtp, "c04@example.com"), "Yes please"))
         (r,) = responses(store)
     finally:
-        code = _stop(proc)
+        code, err = _stop(proc)
     assert (r.contact_id, r.attributed_by, r.result) == (
         contact_to(store, "c04").id,
         "token",
         "order",
     )
-    assert code == 0
+    assert code == 0, err
