@@ -94,6 +94,18 @@ def list_offers(session: Session, *, active_on: date | None = None) -> list[Offe
     return list(session.scalars(q))
 
 
+def offers_page(session: Session, *, limit: int, offset: int = 0) -> list[Offer]:
+    """A page of offers by code (``limit`` of them after ``offset``), for lists that
+    must not read the whole catalog."""
+    q = sa.select(Offer).order_by(Offer.code).limit(limit).offset(offset)
+    return list(session.scalars(q))
+
+
+def offer_codes(session: Session) -> list[str]:
+    """Every offer's code, in order (to choose one; nothing else is read)."""
+    return list(session.scalars(sa.select(Offer.code).order_by(Offer.code)))
+
+
 def create_offer(session: Session, data: OfferInput, *, actor: str) -> Offer:
     """Create an offer; its code must be new and its eligibility rule must check."""
     _problems(session, data)

@@ -91,3 +91,13 @@ def test_update_delete_and_conflicts(store: Store) -> None:
         s.commit()
         with pytest.raises(NotFound):
             offers.get_offer(s, "TD-12M")
+
+
+def test_a_page_of_offers_and_every_code(store: Store) -> None:
+    with store.session() as s:
+        for code in ("D", "B", "A", "C"):
+            offers.create_offer(s, _offer(code=code), actor="t")
+        s.commit()
+        assert [o.code for o in offers.offers_page(s, limit=2)] == ["A", "B"]
+        assert [o.code for o in offers.offers_page(s, limit=2, offset=3)] == ["D"]
+        assert offers.offer_codes(s) == ["A", "B", "C", "D"]
