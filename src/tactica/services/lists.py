@@ -212,6 +212,35 @@ def entries(
     return [entry_view(e) for e in session.scalars(q)]
 
 
+def search_entries(
+    session: Session,
+    list_name: str,
+    *,
+    customer_prefix: str = "",
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """The entries in force of a list whose customer id starts with ``customer_prefix``
+    (every entry when it is empty), newest first: a page of a list, searched."""
+    lst = get_list(session, list_name)
+    now = _db_time(datetime.now(UTC))
+    assert now is not None
+    q = sa.select(SpecialListEntry).where(SpecialListEntry.list_id == lst.id, _active(now))
+    if customer_prefix:
+        q = q.where(SpecialListEntry.customer_id.startswith(customer_prefix, autoescape=True))
+    q = q.order_by(SpecialListEntry.id.desc()).limit(limit).offset(offset)
+    return [entry_view(e) for e in session.scalars(q)]
+
+
+def list_size(session: Session, list_name: str) -> int:
+    """How many entries of one list are in force (counted in the database)."""
+    lst = get_list(session, list_name)
+    now = _db_time(datetime.now(UTC))
+    assert now is not None
+    q = sa.select(sa.func.count()).where(SpecialListEntry.list_id == lst.id, _active(now))
+    return int(session.scalar(q) or 0)
+
+
 def lists_of_customer(session: Session, customer_id: str) -> list[dict[str, Any]]:
     """Every list entry in force for one customer, with the list's name and kind."""
     now = _db_time(datetime.now(UTC))
