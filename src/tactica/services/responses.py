@@ -74,6 +74,17 @@ ORDER_CONFIDENCE = 0.7
 REVIEW_PENDING = "pending"
 KINDS = ("reply", "click", "call")
 OPT_OUT_SCOPES = ("channel", "all")
+#: What a response can have led to (its ``result``).
+RESULTS = (
+    "order",
+    "order_pending",
+    "lead",
+    "opt_out",
+    "review",
+    "unattributed",
+    "clicked",
+    "recorded",
+)
 _ANSWERED = ("sent", "delivered")
 _MAX_WINDOW = timedelta(days=366)
 #: How many times a batch is tried when it races another taker.
@@ -928,6 +939,50 @@ def list_responses(
         q = q.where(Response.outcome == outcome)
     if customer_id:
         q = q.where(Response.customer_id == customer_id)
+    return list(s.scalars(q))
+
+
+def review_queue(s: Session, *, limit: int = 50, offset: int = 0) -> list[Response]:
+    """The responses waiting for a person (not understood, or unattributed), the one
+    waiting longest first."""
+    q = (
+        sa.select(Response)
+        .where(Response.review == REVIEW_PENDING)
+        .order_by(Response.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(s.scalars(q))
+
+
+def review_waiting(s: Session) -> int:
+    """How many responses wait in the review queue."""
+    q = sa.select(sa.func.count()).where(Response.review == REVIEW_PENDING)
+    return int(s.scalar(q) or 0)
+
+
+def recent_responses(
+    s: Session,
+    *,
+    result: str | None = None,
+    channel: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Response]:
+    """Responses received in ``[since, until)`` (either end open when None), newest
+    first, optionally of one result (see :data:`RESULTS`) and one channel."""
+    q = sa.select(Response)
+    if result:
+        q = q.where(Response.result == result)
+    if channel:
+        q = q.where(Response.channel == channel)
+    if since is not None:
+        q = q.where(Response.received_at >= since)
+    if until is not None:
+        q = q.where(Response.received_at < until)
+    q = q.order_by(Response.received_at.desc(), Response.id.desc()).limit(limit).offset(offset)
     return list(s.scalars(q))
 
 
