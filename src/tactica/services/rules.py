@@ -7,6 +7,7 @@ exist, and how ``in_segment`` / ``on_list`` become subqueries on this database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -157,5 +158,13 @@ class _Compiler:
 
 def condition_sql(session: Session, source: str, dialect: str, *, as_of: date | None = None) -> str:
     """The rule as a WHERE condition over the ``customers`` table, in the store's SQL."""
+    return condition_compiler(session, dialect, as_of=as_of)(source)
+
+
+def condition_compiler(
+    session: Session, dialect: str, *, as_of: date | None = None
+) -> Callable[[str], str]:
+    """What :func:`condition_sql` does, for many rules: the returned function compiles
+    one rule to a WHERE condition, all of them against one read of the schema."""
     compiler = _Compiler(session, dialect, as_of or date.today())
-    return compiler.condition(source).sql(dialect=compiler.dialect)
+    return lambda source: compiler.condition(source).sql(dialect=compiler.dialect)

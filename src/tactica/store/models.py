@@ -450,7 +450,11 @@ class HeldOut(Base):
     """
 
     __tablename__ = "held_out"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        # A customer's page lists their control-group rows, newest first.
+        Index("ix_held_out_customer_decided", "customer_id", "decided_at"),
+        {"sqlite_with_rowid": False},
+    )
 
     run_id: Mapped[int] = mapped_column(
         IdType, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
