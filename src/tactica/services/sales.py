@@ -48,7 +48,17 @@ from tactica.domain.sales import (
 from tactica.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tactica.services import audit, orders
 from tactica.store.customer_table import customer_table, load_schema
-from tactica.store.models import Activity, Lead, Offer, Order, Program, SalesRep, UtcDateTime
+from tactica.store.models import (
+    Activity,
+    Contact,
+    Lead,
+    Offer,
+    Order,
+    Program,
+    Response,
+    SalesRep,
+    UtcDateTime,
+)
 
 DEFAULT_SLA_HOURS = 24
 #: The longest period one figures call covers.
@@ -596,6 +606,161 @@ def lead_detail(session: Session, lead_id: int, now: datetime | None = None) -> 
         "activities": [activity_view(a) for a in acts],
         "order": orders.order_view(order) if order is not None else None,
     }
+
+
+#: The inbox's status filters: the open leads (new, contacted, qualified), every lead,
+#: or the leads of one status.
+INBOX_STATUSES: tuple[str, ...] = ("open", "all", *(s.value for s in LeadStatus))
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """A lead as a rep scans their inbox: whether it is overdue and what it is worth."""
+
+    lead: Lead
+    overdue: bool
+    #: The order's amount once the lead is won, else the offer's price (None: no offer).
+    value: Decimal | None
+    currency: str | None
+    #: The order's status (booked, pending_approval, rejected; None: no order).
+    order_status: str | None
+
+
+@dataclass
+class Inbox:
+    """One page of an inbox, and how many leads match in all."""
+
+    rows: list[InboxRow]
+    total: int
+
+
+def _inbox_filter(status: str, rep: str | None, unassigned: bool) -> list[sa.ColumnElement[bool]]:
+    if status not in INBOX_STATUSES:
+        raise InvalidInput(f"one of {', '.join(INBOX_STATUSES)}, got {status!r}", "status")
+    where: list[sa.ColumnElement[bool]] = []
+    if status == "open":
+        where.append(Lead.status.in_(_OPEN))
+    elif status != "all":
+        where.append(Lead.status == status)
+    if unassigned:
+        where += [Lead.rep.is_(None), Lead.status.in_(_OPEN)]
+    elif rep is not None:
+        where.append(Lead.rep == rep)
+    return where
+
+
+def inbox(
+    session: Session,
+    *,
+    rep: str | None = None,
+    unassigned: bool = False,
+    status: str = "open",
+    now: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Inbox:
+    """A page of leads in the order a rep works them, and how many match in all.
+
+    Overdue leads (still new past their SLA) come first, the most overdue first; then
+    the other open leads by due time, the soonest first; then closed leads, the latest
+    closed first. ``status`` is one of :data:`INBOX_STATUSES`; ``rep`` keeps one rep's
+    leads, ``unassigned`` the open leads nobody holds. The database filters, orders,
+    cuts the page and counts.
+    """
+    now = now or _utcnow()
+    where = _inbox_filter(status, rep, unassigned)
+    is_open = Lead.status.in_(_OPEN)
+    q = (
+        sa.select(Lead, Order.amount, Order.currency, Order.status, Offer.price, Offer.currency)
+        .outerjoin(Offer, Offer.code == Lead.offer)
+        .outerjoin(Order, Order.lead_id == Lead.id)
+        .where(*where)
+        .order_by(
+            sa.case((_overdue_at(now), 0), else_=1),
+            # Open leads with a due time, by it; then open ones without; then closed ones.
+            sa.case((sa.and_(is_open, Lead.due_at.is_not(None)), 0), (is_open, 1), else_=2),
+            sa.case((is_open, Lead.due_at)),
+            Lead.closed_at.desc(),
+            Lead.id.desc(),
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = [
+        InboxRow(
+            lead=lead,
+            overdue=is_overdue(lead.status, lead.due_at, now),
+            value=amount if amount is not None else price,
+            currency=(order_cur if amount is not None else offer_cur),
+            order_status=order_status,
+        )
+        for lead, amount, order_cur, order_status, price, offer_cur in session.execute(q)
+    ]
+    total = session.scalar(sa.select(sa.func.count()).select_from(Lead).where(*where))
+    return Inbox(rows, int(total or 0))
+
+
+@dataclass
+class History:
+    """What a customer has been through, newest first, each list cut at a limit."""
+
+    contacts: list[Contact]
+    responses: list[Response]
+    orders: list[Order]
+    leads: list[Lead]
+    #: The lists that were cut (older rows exist): "contacts", "responses"...
+    more: set[str] = field(default_factory=set)
+
+
+def customer_history(
+    session: Session, customer_id: str, *, limit: int = 20, besides: int | None = None
+) -> History:
+    """The customer's contacts (campaign, offer, channel, when, status), responses,
+    orders and leads (all but lead ``besides``), newest first, at most ``limit`` each.
+
+    Every read is by customer id on its index and stops after ``limit + 1`` rows, so
+    a lead's page costs the same however long the customer's history is.
+    """
+
+    def newest(q: sa.Select[Any]) -> list[Any]:
+        return list(session.scalars(q.limit(limit + 1)))
+
+    lead_q = sa.select(Lead).where(Lead.customer_id == customer_id)
+    if besides is not None:
+        lead_q = lead_q.where(Lead.id != besides)
+    found = {
+        "contacts": newest(
+            sa.select(Contact)
+            .where(Contact.customer_id == customer_id)
+            .order_by(Contact.decided_at.desc(), Contact.id.desc())
+        ),
+        "responses": newest(
+            sa.select(Response)
+            .where(Response.customer_id == customer_id)
+            .order_by(Response.received_at.desc(), Response.id.desc())
+        ),
+        "orders": newest(
+            sa.select(Order).where(Order.customer_id == customer_id).order_by(Order.id.desc())
+        ),
+        "leads": newest(lead_q.order_by(Lead.id.desc())),
+    }
+    return History(
+        contacts=found["contacts"][:limit],
+        responses=found["responses"][:limit],
+        orders=found["orders"][:limit],
+        leads=found["leads"][:limit],
+        more={k for k, v in found.items() if len(v) > limit},
+    )
+
+
+def may_work(lead: Lead, who: Acting) -> bool:
+    """True when ``who`` may work ``lead`` (log activities, move it): the lead's rep, or
+    a sales admin. The same rule :func:`move_lead` and :func:`log_activity` enforce."""
+    try:
+        _may_work(lead, who)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def _may_work(lead: Lead, who: Acting) -> None:
