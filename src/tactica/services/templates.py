@@ -81,6 +81,36 @@ def list_templates(
     return [_domain(r) for r in _rows(session, name, channel)]
 
 
+def template_summaries(
+    session: Session, *, limit: int, offset: int = 0, body_chars: int = 80
+) -> list[dict[str, Any]]:
+    """A page of variants by name, channel and language, each with the start of its body
+    (``body_start``: at most ``body_chars`` characters, cut by the database so a long
+    body is not read whole) and ``body_more`` when the body goes on."""
+    q = (
+        sa.select(
+            TemplateRow.name,
+            TemplateRow.channel,
+            TemplateRow.language,
+            TemplateRow.subject,
+            sa.func.substr(TemplateRow.body, 1, body_chars).label("body_start"),
+            (sa.func.length(TemplateRow.body) > body_chars).label("body_more"),
+        )
+        .order_by(TemplateRow.name, TemplateRow.channel, TemplateRow.language)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [dict(r) | {"body_more": bool(r.body_more)} for r in session.execute(q).mappings()]
+
+
+def variant_keys(session: Session) -> list[tuple[str, str, str]]:
+    """Every variant's (name, channel, language), in order, to choose one (bodies unread)."""
+    q = sa.select(TemplateRow.name, TemplateRow.channel, TemplateRow.language).order_by(
+        TemplateRow.name, TemplateRow.channel, TemplateRow.language
+    )
+    return [(r.name, r.channel, r.language) for r in session.execute(q)]
+
+
 def _row(session: Session, name: str, channel: str, language: str) -> TemplateRow | None:
     return session.scalar(
         sa.select(TemplateRow).where(

@@ -94,6 +94,26 @@ def test_saved_variants_are_listed_and_shown(ready: Store) -> None:
         assert ("ana", "create", "deposit/sms/zh") in [tuple(r) for r in audit]
 
 
+def test_a_page_of_variants_reads_the_start_of_each_body(ready: Store) -> None:
+    with ready.session() as s:
+        page = templates.template_summaries(s, limit=2, offset=1, body_chars=10)
+        assert [(v["channel"], v["language"]) for v in page] == [("sms", "en"), ("sms", "ru")]
+        assert page[0]["body_start"] == SMS["en"][:10] and page[0]["body_more"] is True
+        assert page[0]["subject"] is None
+        whole = templates.template_summaries(s, limit=1, body_chars=1000)
+        assert whole[0]["body_start"] == EMAIL.body and whole[0]["body_more"] is False
+        assert whole[0]["subject"] == EMAIL.subject
+        # Characters, not bytes: a Chinese body is cut after ten of them.
+        zh = templates.template_summaries(s, limit=1, offset=3, body_chars=10)[0]
+        assert zh["body_start"] == SMS["zh"][:10]
+        assert templates.variant_keys(s) == [
+            ("deposit", "email", "en"),
+            ("deposit", "sms", "en"),
+            ("deposit", "sms", "ru"),
+            ("deposit", "sms", "zh"),
+        ]
+
+
 def test_an_unknown_field_is_refused_when_saved_naming_template_and_line(ready: Store) -> None:
     bad = MessageTemplate(
         "welcome", "sms", "en", None, "Hi {{ customer.first_name }},\n{{ customer.frist_name }}"
