@@ -54,6 +54,18 @@ def test_a_marketer_builds_a_segment_and_a_campaign_dry_runs_runs_and_sees_the_d
     page.wait_for_url(f"{site}/ui/segments/seniors")
     assert _tile(page, "size") == 10
     shot(page, "segment")
+    # A segment another rule uses cannot go, and the page says why (a 409 is shown).
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Segments").click()
+    page.wait_for_url(f"{site}/ui/segments")
+    page.get_by_label("Name").fill("rich-seniors")
+    page.locator("textarea#rule").fill("in_segment('seniors') and balance > 6000")
+    page.get_by_role("button", name="Create segment").click()
+    page.wait_for_url(f"{site}/ui/segments/rich-seniors")
+    page.goto(f"{site}/ui/segments/seniors")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Delete segment").click()
+    page.wait_for_selector("p.error[role=alert]")
+    assert "rich-seniors" in page.locator("p.error[role=alert]").inner_text()
 
     page.get_by_role("link", name="Programs").click()
     page.wait_for_url(f"{site}/ui/programs")
