@@ -35,6 +35,7 @@ __all__ = [
     "MASK",
     "SECRET_SETTINGS",
     "ChannelSpec",
+    "kind_settings",
     "masked_settings",
     "parse_quiet_hours",
     "read_spec",
@@ -62,6 +63,13 @@ _OPTIONAL: dict[str, tuple[str, ...]] = {
     "webhook": ("inbound_token",),
     "call_centre": ("script",),
 }
+
+
+def kind_settings() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each kind's settings: those it requires and those it may also take (for help
+    next to a form that asks for them)."""
+    return {kind: (_REQUIRED[kind], _OPTIONAL[kind]) for kind in KINDS}
+
 
 #: Settings that are secrets: stored as given, shown as :data:`MASK`.
 SECRET_SETTINGS = frozenset({"password", "api_key", "secret", "receipts_token", "inbound_token"})

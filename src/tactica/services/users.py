@@ -245,3 +245,63 @@ def revoke_secret(session: Session, token: str, *, actor: str) -> bool:
 def list_tokens(session: Session, user: User) -> list[ApiToken]:
     """A user's tokens (their prefixes, never the secrets)."""
     return list(session.scalars(sa.select(ApiToken).where(ApiToken.user_id == user.id)))
+
+
+#: What a list of every user's tokens can be narrowed to: every token, those that still
+#: open the API, those that no longer do (revoked or expired).
+TOKEN_STATES = ("all", "live", "ended")
+
+
+def token_view(tok: ApiToken, username: str, now: datetime | None = None) -> dict[str, object]:
+    """A token as shown to people (never its secret or hash), with its state now:
+    live, revoked or expired."""
+    now = now or _utcnow()
+    if tok.revoked_at is not None:
+        state = "revoked"
+    elif tok.expires_at is not None and _as_utc(tok.expires_at) <= now:
+        state = "expired"
+    else:
+        state = "live"
+    return {
+        "id": tok.id,
+        "prefix": tok.prefix,
+        "name": tok.name,
+        "user": username,
+        "created_at": tok.created_at,
+        "expires_at": tok.expires_at,
+        "last_used_at": tok.last_used_at,
+        "revoked_at": tok.revoked_at,
+        "state": state,
+    }
+
+
+def all_tokens(
+    session: Session,
+    *,
+    username: str | None = None,
+    state: str = "all",
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, object]]:
+    """Every user's tokens (or ``username``'s), newest first, a page at a time, as
+    :func:`token_view` shows them; ``state`` is one of :data:`TOKEN_STATES`."""
+    if state not in TOKEN_STATES:
+        raise InvalidInput(f"one of {', '.join(TOKEN_STATES)}, got {state!r}", where="state")
+    now = _utcnow()
+    live = sa.and_(
+        ApiToken.revoked_at.is_(None),
+        sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+    )
+    q = (
+        sa.select(ApiToken, User.username)
+        .join(User, User.id == ApiToken.user_id)
+        .order_by(ApiToken.id.desc())
+    )
+    if username:
+        q = q.where(User.username == username)
+    if state == "live":
+        q = q.where(live)
+    elif state == "ended":
+        q = q.where(sa.not_(live))
+    rows = session.execute(q.limit(limit).offset(offset)).all()
+    return [token_view(tok, name, now) for tok, name in rows]
