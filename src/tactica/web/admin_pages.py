@@ -39,6 +39,7 @@ from tactica.services import audit, channel_configs, users
 from tactica.services.users import Principal
 from tactica.web.render import (
     actor,
+    denied,
     in_session,
     let_in,
     message,
@@ -148,6 +149,18 @@ async def _tokens_page(
     # A page that may carry a new token's secret is never kept by a cache.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.get("/ui/admin")
+async def admin_home(request: Request) -> Response:
+    """The first admin page the signed-in role may open."""
+    who = await let_in(request)
+    if isinstance(who, Response):
+        return who
+    tabs = admin_tabs(who)
+    if not tabs:
+        return denied(request, who, "open the admin pages")
+    return RedirectResponse(tabs[0][0], status_code=303)
 
 
 @router.get("/ui/admin/tokens")

@@ -65,8 +65,18 @@ class Section:
     order: int
     path: str
     label: str
-    #: The permission a role needs to see the link (None: everyone signed in).
-    permission: Permission | None = None
+    #: The permission a role needs to see the link (None: everyone signed in; a tuple:
+    #: any one of them).
+    permission: Permission | tuple[Permission, ...] | None = None
+
+    def shown_to(self, who: Principal | None) -> bool:
+        """True when ``who`` sees this section's link."""
+        if who is None:
+            return False
+        if self.permission is None:
+            return True
+        needs = self.permission if isinstance(self.permission, tuple) else (self.permission,)
+        return any(allows(who.role, need) for need in needs)
 
 
 #: The navigation bar, in order (set once the pages are mounted).
@@ -90,11 +100,7 @@ def render(
     context.update(
         who=who,
         csrf=web_session.csrf_token(request),
-        nav=[
-            (x.path, x.label)
-            for x in NAV
-            if who is not None and (x.permission is None or allows(who.role, x.permission))
-        ],
+        nav=[(x.path, x.label) for x in NAV if x.shown_to(who)],
         can_admin=who is not None and allows(who.role, Permission.USERS_ADMIN),
     )
     return templates.TemplateResponse(request, name, context, status_code=status_code)

@@ -14,7 +14,13 @@ from tactica.web import session as web_session
 from tactica.web.render import Section, denied, let_in, message, render
 
 router = APIRouter(include_in_schema=False)
-SECTION = Section(90, "/ui/admin/users", "Admin", Permission.USERS_ADMIN)
+#: The admin pages' one link: for every role that may open one of them (see admin_pages).
+SECTION = Section(
+    90,
+    "/ui/admin",
+    "Admin",
+    (Permission.USERS_ADMIN, Permission.PROGRAMS_READ, Permission.AUDIT_READ),
+)
 
 
 def _users(request: Request) -> list[dict[str, object]]:

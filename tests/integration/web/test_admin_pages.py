@@ -424,3 +424,27 @@ def test_a_bad_audit_filter_is_named_and_kept(client: TestClient, store: Store) 
     assert r.status_code == 422 and 'id="to-error"' in r.text
     r = client.get("/ui/admin/audit.csv?from=2026-04-02&to=2026-04-01")
     assert r.status_code == 422 and "ends before it starts" in r.text
+
+
+@pytest.mark.parametrize(
+    ("role", "lands_on"),
+    [
+        ("admin", "/ui/admin/users"),
+        ("analyst", "/ui/admin/channels"),
+        ("marketer", "/ui/admin/channels"),
+    ],
+)
+def test_the_admin_link_shows_to_every_role_with_an_admin_page_and_opens_its_first(
+    client: TestClient, role: str, lands_on: str
+) -> None:
+    sign_in(client, role)
+    page = client.get("/ui/dashboard").text
+    assert 'href="/ui/admin"' in page
+    r = client.get("/ui/admin", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == lands_on
+
+
+def test_a_sales_rep_has_no_admin_link_and_no_admin_home(client: TestClient) -> None:
+    sign_in(client, "sales_rep")
+    assert 'href="/ui/admin"' not in client.get("/ui/dashboard").text
+    assert client.get("/ui/admin").status_code == 403
