@@ -122,7 +122,8 @@ def segments_of(session: Session, customer_id: str) -> list[dict[str, Any]]:
     and the dynamic ones whose rule holds for them.
 
     Each rule is compiled by the store's rule compiler and evaluated in SQL on this one
-    customer's row (one statement for all the rules); a rule that no longer compiles (a
+    customer's row (one statement for all the rules), its segment and list memberships
+    as lookups of this customer (not reads of every member); a rule that no longer compiles (a
     field it reads was dropped) is returned with ``error`` set instead of a verdict.
     """
     out: list[dict[str, Any]] = []
@@ -146,7 +147,7 @@ def segments_of(session: Session, customer_id: str) -> list[dict[str, Any]]:
             .order_by(Segment.name)
         )
     )
-    compile_ = condition_compiler(session, session.get_bind().dialect.name)
+    compile_ = condition_compiler(session, session.get_bind().dialect.name, correlated=True)
     conditions: dict[str, str] = {}
     for seg in dynamic:
         try:

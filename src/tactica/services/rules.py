@@ -162,9 +162,40 @@ def condition_sql(session: Session, source: str, dialect: str, *, as_of: date | 
 
 
 def condition_compiler(
-    session: Session, dialect: str, *, as_of: date | None = None
+    session: Session, dialect: str, *, as_of: date | None = None, correlated: bool = False
 ) -> Callable[[str], str]:
     """What :func:`condition_sql` does, for many rules: the returned function compiles
-    one rule to a WHERE condition, all of them against one read of the schema."""
+    one rule to a WHERE condition, all of them against one read of the schema.
+
+    ``correlated`` turns every membership test (``in_segment``, ``on_list``) into a
+    lookup of the customer at hand (``EXISTS (... AND customer_id = customers.id)``):
+    the form for a rule evaluated on one customer, where reading a whole segment's
+    members first (what a database may do with ``id IN (SELECT ...)``, and what is
+    best over the whole table) would cost as much as the segment is big.
+    """
     compiler = _Compiler(session, dialect, as_of or date.today())
-    return lambda source: compiler.condition(source).sql(dialect=compiler.dialect)
+
+    def compile_(source: str) -> str:
+        condition = compiler.condition(source)
+        if correlated:
+            condition = condition.transform(_as_lookup)
+        return condition.sql(dialect=compiler.dialect)
+
+    return compile_
+
+
+def _as_lookup(node: exp.Expression) -> exp.Expression:
+    """``customers.id IN (SELECT x FROM ... WHERE w)`` as ``EXISTS (SELECT 1 FROM ...
+    WHERE w AND x = customers.id)``; any other node as it is. The same truth: ``x`` is
+    a membership's customer_id, never NULL."""
+    if not isinstance(node, exp.In) or node.this != exp.column("id", table=CUSTOMERS):
+        return node
+    query = node.args.get("query")
+    select = query.this if isinstance(query, exp.Subquery) else query
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        return node
+    (member,) = select.expressions
+    lookup = select.copy()
+    lookup.set("expressions", [exp.Literal.number(1)])
+    lookup = lookup.where(member.copy().eq(exp.column("id", table=CUSTOMERS)))
+    return exp.Exists(this=lookup)

@@ -119,3 +119,26 @@ def test_one_compiler_compiles_many_rules_as_condition_sql_does(history: Store) 
             one = condition_sql(s, rule, dialect)
             # The same SQL but for the time on_list compares expiries with.
             assert compile_(rule).split("expires_at >")[0] == one.split("expires_at >")[0]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "in_segment('picked')",
+        "not in_segment('picked') and age < 40",
+        "on_list('vip') or in_segment('young')",
+        "not on_list('dnd')",
+    ],
+)
+def test_correlated_lookups_select_the_same_customers(history: Store, rule: str) -> None:
+    """Membership as a lookup per customer selects exactly what the plain form does."""
+    with history.session() as s:
+        plain = condition_compiler(s, history.dialect)(rule)
+        lookup = condition_compiler(s, history.dialect, correlated=True)(rule)
+        assert " IN (SELECT" in plain and " IN (SELECT" not in lookup and "EXISTS" in lookup
+
+        def ids(condition: str) -> list[str]:
+            q = f"SELECT id FROM customers WHERE {condition} ORDER BY id"
+            return list(s.scalars(sa.text(q)))
+
+        assert ids(lookup) == ids(plain) and ids(plain)

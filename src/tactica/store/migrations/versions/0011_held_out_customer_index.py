@@ -6,9 +6,13 @@ customer's rows without this index reads the whole table, which grows by every
 run's control groups. ``(customer_id, decided_at)`` gives them newest first, like
 the contacts' ``ix_contacts_customer_decided``.
 
+What it costs a run: inserting one run's 200,000 held-out rows into a ``held_out``
+of 2,000,000, four times each way, alternately, on a shared 2-core machine: SQLite
+median 0.85 s without the index, 2.18 s with it; PostgreSQL 15 2.96 s and 3.34 s.
+
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-11-25
+Create Date: 2026-11-24
 """
 
 from alembic import op
