@@ -26,9 +26,7 @@ def site(store: Store) -> Iterator[str]:
         yield url
 
 
-def test_a_marketer_finds_a_customer_and_sees_why_they_were_texted(
-    browser: Any, site: str
-) -> None:
+def test_a_marketer_finds_a_customer_and_sees_why_they_were_texted(browser: Any, site: str) -> None:
     page = sign_in(browser, site, "marketer", "/ui/customers")
     page.get_by_label("Customer id, e-mail or phone").fill("+351 91 000 0001")
     page.get_by_role("button", name="Find").click()
