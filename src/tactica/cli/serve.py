@@ -95,6 +95,8 @@ def serve(
         stop.set()
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+            # The folder is gone: nothing started from this process may look for it.
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
         if listener is not None:
             listener.stop()
 

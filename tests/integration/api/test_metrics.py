@@ -235,6 +235,8 @@ def test_serve_with_workers_shares_a_metrics_folder_it_removes_after(
     serve(host="127.0.0.1", port=0, upgrade=False, dispatch=False, sla=False, workers=3)
     (folder,) = seen
     assert not Path(folder).exists()
+    # ...and no longer named to anything this process starts next.
+    assert metrics.MULTIPROCESS_ENV not in os.environ
 
     # A folder the operator chose is theirs: used as it is, and left in place.
     mine = tmp_path / "mine"

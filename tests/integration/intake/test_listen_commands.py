@@ -61,14 +61,18 @@ def test_a_reply_sent_to_the_command_is_stored_and_attributed(
     env = tactica_env(db_url, tmp_path / "home")
     env["TACTICA_SECRET_KEY"] = SECRET
     port = _free_port()
+    http_port = None
     if command == "listen":
         args = ["responses", "listen", "--port", str(port), "--domain", "bank.example"]
     else:
         env["TACTICA_INBOUND_SMTP_PORT"] = str(port)
-        args = ["serve", "--port", str(_free_port()), "--no-dispatch", "--no-sla"]
+        http_port = _free_port()
+        args = ["serve", "--port", str(http_port), "--no-dispatch", "--no-sla"]
     proc = start_tactica(args, env)
     try:
         _wait_for(port, proc)
+        if http_port is not None:
+            _wait_for(http_port, proc)  # started, as a user sees it before Ctrl-C
         with smtplib.SMTP("127.0.0.1", port) as c:
             c.send_message(reply_to(delivered_to(smtp, "c04@example.com"), "Yes please"))
         (r,) = responses(store)
