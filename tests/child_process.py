@@ -15,6 +15,8 @@ def tactica_env(db_url: str, home: Path, failpoint: str | None = None) -> dict[s
     env = dict(os.environ)
     env.update({"TACTICA_HOME": str(home), "TACTICA_DATABASE_URL": db_url, "COLUMNS": "200"})
     env.pop("TACTICA_FAILPOINTS", None)
+    # A metrics folder is a server's own: never one the test process was handed.
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if failpoint:
         env["TACTICA_FAILPOINTS"] = failpoint
     return env
