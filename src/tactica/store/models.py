@@ -24,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -451,8 +452,9 @@ class HeldOut(Base):
 
     __tablename__ = "held_out"
     __table_args__ = (
-        # A customer's page lists their control-group rows, newest first.
-        Index("ix_held_out_customer_decided", "customer_id", "decided_at"),
+        # Keyed by the customer first: one B-tree serves a customer's page (all of a
+        # customer's rows) and explaining a run for one customer (customer, run).
+        PrimaryKeyConstraint("customer_id", "run_id", "campaign", name="pk_held_out"),
         {"sqlite_with_rowid": False},
     )
 
