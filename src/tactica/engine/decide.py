@@ -41,7 +41,7 @@ import duckdb
 import pyarrow as pa
 
 from tactica.domain.capacity import CampaignRoom
-from tactica.domain.control import BUCKETS
+from tactica.domain.control import BUCKETS, PRIME, campaign_key
 from tactica.domain.policy import (
     Calendar,
     ContactPolicy,
@@ -349,22 +349,26 @@ class _Plan:
         sql = f"SELECT * FROM ({sql}) WHERE {_any([f'e{br.b}' for br in self.branches])}"
         # score × value + 0.0 turns -0.0 into 0.0, which Python's sort treats as equal.
         sv = [f"sc{br.j} * {_f(float(br.offer.value))} + 0.0 AS sv{br.b}" for br in self.branches]
+        control = any(camp.control_share > 0 for camp in self.camps)
+        if control:
+            # The customer's half of the control hash (see tactica.domain.control), once
+            # per customer: md5 per (customer, campaign) pair cost a third of the decision.
+            sv.append("md5(CAST(id AS VARCHAR)) AS ctl")
         sql = f"SELECT *, {', '.join(sv)} FROM ({sql})"
 
         # Pairs — any candidate left after exclusion (a<j>), the control group (h<j>).
         l2 = []
+        if control:
+            l2.append(f"CAST('0x' || left(ctl, 8) AS UBIGINT) % {PRIME} AS ca")
+            l2.append(f"CAST('0x' || substr(ctl, 9, 8) AS UBIGINT) % {PRIME} AS cb")
         for j in range(len(self.camps)):
             ok = [f"(e{br.b} AND why{br.k} IS NULL)" for br in self.by_camp[j]]
             l2.append(f"{_any(ok)} AS a{j}")
         l3 = []
         for j, camp in enumerate(self.camps):
             if camp.control_share > 0:
-                # Same hash as plan.control_bucket: first 8 hex digits of md5(id:campaign),
-                # mod BUCKETS; computed once per pair, and only for pairs with a candidate.
-                bucket = (
-                    "CAST('0x' || left(md5(CAST(id AS VARCHAR) || "
-                    f"{_s(':' + camp.name)}), 8) AS UBIGINT) % {BUCKETS}"
-                )
+                # Same hash as control.control_bucket, only for pairs with a candidate.
+                bucket = f"(ca * {campaign_key(camp.name)} + cb) % {PRIME} % {BUCKETS}"
                 l3.append(
                     f"CASE WHEN a{j} THEN {bucket} < {_f(camp.control_share * BUCKETS)} "
                     f"ELSE FALSE END AS h{j}"
