@@ -31,8 +31,12 @@ statement that scans the customers once and materialises a narrow per-customer t
 
 from __future__ import annotations
 
+import shutil
 import tempfile
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -61,6 +65,7 @@ from .plan import (
     CampaignPlan,
     FunnelRow,
     OfferPlan,
+    written,
 )
 from .suppression_log import ARBITRATION, CHOSEN, EXCLUDED, HELD, META_KEY, POLICY, LogCodes
 
@@ -757,33 +762,57 @@ def decide_batch(
 
     Runs in a private DuckDB; see the module docstring for the semantics. Without
     ``suppression_log`` the log of who was left out and why is not written (a preview
-    needs only the funnel). ``memory_limit`` (e.g. ``"4GB"``) bounds DuckDB's working
-    memory; past it, DuckDB moves data to a private temporary folder instead of growing.
-    Raises :class:`tactica.errors.RuleError` when a rule does not compile and
-    ``ValueError`` on inconsistent inputs.
+    needs only the funnel). With it, the log is written in a thread after the decision
+    is returned (see :class:`BatchDecision`): a run inserts its contacts into the
+    store, single-threaded, while DuckDB writes the log. ``memory_limit`` (e.g.
+    ``"4GB"``) bounds DuckDB's working memory; past it, DuckDB moves data to a private
+    temporary folder instead of growing. Raises :class:`tactica.errors.RuleError`
+    when a rule does not compile and ``ValueError`` on inconsistent inputs.
     """
     _check_inputs(inputs)
-    with tempfile.TemporaryDirectory(prefix="tactica-decide-") as tmp:
-        config: dict[str, str | bool | int | float | list[str]] = {
-            "temp_directory": str(Path(tmp) / "spill")
-        }
-        if memory_limit:
-            config["memory_limit"] = memory_limit
-        con = duckdb.connect(":memory:", config=config)
-        try:
-            return _decide(
-                con, inputs, Path(tmp) / "suppressed.parquet" if suppression_log else None
-            )
-        finally:
-            con.close()
+    tmp = Path(tempfile.mkdtemp(prefix="tactica-decide-"))
+    config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(tmp / "spill")}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(":memory:", config=config)
+    handed_over = False
+    try:
+        decision, write_log = _decide(con, inputs, tmp / "suppressed.parquet")
+        if not suppression_log or write_log is None:
+            return decision
+        writing: Future[bytes] = Future()
+
+        def write() -> None:
+            try:
+                writing.set_result(write_log())
+            except BaseException as exc:  # handed to whoever reads the log
+                writing.set_exception(exc)
+            finally:
+                _close(con, tmp)
+
+        threading.Thread(target=write, name="suppression-log", daemon=True).start()
+        handed_over = True
+        return replace(decision, log_writing=writing)
+    finally:
+        if not handed_over:
+            _close(con, tmp)
+
+
+def _close(con: duckdb.DuckDBPyConnection, tmp: Path) -> None:
+    con.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _decide(
-    con: duckdb.DuckDBPyConnection, inputs: BatchInputs, log_path: Path | None
-) -> BatchDecision:
+    con: duckdb.DuckDBPyConnection, inputs: BatchInputs, log_path: Path
+) -> tuple[BatchDecision, Callable[[], bytes] | None]:
+    """The decision, without its suppression log, and what writes that log (if any)."""
     plan = _Plan(inputs)
     if not plan.branches:
-        return BatchDecision(_CONTACTS_SCHEMA.empty_table(), _HELD_SCHEMA.empty_table(), b"", 0, [])
+        empty = BatchDecision(
+            _CONTACTS_SCHEMA.empty_table(), _HELD_SCHEMA.empty_table(), written(b""), 0, []
+        )
+        return empty, None
     con.execute("SET TimeZone = 'UTC'")
     # No statement here relies on row order: let DuckDB skip keeping it.
     con.execute("SET preserve_insertion_order = false")
@@ -810,27 +839,30 @@ def _decide(
     held_sql = plan.held_sql()
     held_out = con.sql(held_sql).to_arrow_table() if held_sql else _HELD_SCHEMA.empty_table()
     funnel = _funnel(con, plan)
-    log, rows = b"", 0
-    if log_path is not None:
-        # Written by DuckDB straight to Parquet: at 10 M customers the log has tens of
-        # millions of rows, which as Arrow strings would take gigabytes.
-        path = str(log_path).replace("'", "''")
-        codes = _s(plan.log_codes().to_json().decode())
-        con.execute(
-            f"COPY ({plan.suppression_log_sql()}) TO '{path}' (FORMAT parquet, "
-            f"COMPRESSION zstd, ROW_GROUP_SIZE 64000, KV_METADATA {{{_s(META_KEY.decode())}: "
-            f"{codes}}})"
-        )
-        log = log_path.read_bytes()
-        # Every pair but the held-out and the contacted ones is left out with a reason.
-        rows = sum(f.candidates - f.held_out - f.after_capacity for f in funnel)
-    return BatchDecision(
+    # Every pair but the held-out and the contacted ones is left out with a reason.
+    rows = sum(f.candidates - f.held_out - f.after_capacity for f in funnel)
+    decision = BatchDecision(
         contacts.cast(_CONTACTS_SCHEMA),
         held_out.cast(_HELD_SCHEMA),
-        log,
+        written(b""),
         int(rows),
         funnel,
     )
+    path = str(log_path).replace("'", "''")
+    codes = _s(plan.log_codes().to_json().decode())
+    copy = (
+        f"COPY ({plan.suppression_log_sql()}) TO '{path}' (FORMAT parquet, "
+        f"COMPRESSION zstd, ROW_GROUP_SIZE 64000, KV_METADATA {{{_s(META_KEY.decode())}: "
+        f"{codes}}})"
+    )
+
+    def write_log() -> bytes:
+        # Written by DuckDB straight to Parquet: at 10 M customers the log has tens of
+        # millions of rows, which as Arrow strings would take gigabytes.
+        con.execute(copy)
+        return log_path.read_bytes()
+
+    return decision, write_log
 
 
 def _funnel(con: duckdb.DuckDBPyConnection, plan: _Plan) -> list[FunnelRow]:

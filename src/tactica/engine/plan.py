@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -116,17 +117,25 @@ class BatchDecision:
     ``suppression_log``: who was left out of which campaign and why, as compact
     Parquet (see :mod:`tactica.engine.suppression_log`; ``suppressed``
     reads it as rows: customer_id, campaign, stage — exclusion / policy / arbitration /
-    capacity — and reason); empty bytes when the caller did not ask for it.
-    ``suppressed_rows`` counts those pairs. ``funnel``: one row per campaign, in the
-    order given. Rows of contacts and held_out come in no particular order (sorting
-    millions of rows is left to the callers that need it); ``score`` is always a double.
+    capacity — and reason); empty bytes when the caller did not ask for it. The
+    engine may still be writing it when the decision is returned (``log_writing``),
+    so that a run stores its contacts meanwhile; reading it waits, and raises what
+    writing it raised. ``suppressed_rows`` counts those pairs. ``funnel``: one row
+    per campaign, in the order given. Rows of contacts and held_out come in no
+    particular order (sorting millions of rows is left to the callers that need it);
+    ``score`` is always a double.
     """
 
     contacts: pa.Table
     held_out: pa.Table
-    suppression_log: bytes
+    log_writing: Future[bytes]
     suppressed_rows: int
     funnel: list[FunnelRow]
+
+    @property
+    def suppression_log(self) -> bytes:
+        """The compact suppression log, once the engine has written it."""
+        return self.log_writing.result()
 
     @property
     def suppressed(self) -> pa.Table:
@@ -150,3 +159,10 @@ EXCLUSIONS_SCHEMA = pa.schema(
     [("customer_id", pa.string()), ("channel", pa.string()), ("reason", pa.string())]
 )
 VIP_SCHEMA = pa.schema([("customer_id", pa.string())])
+
+
+def written(log: bytes) -> Future[bytes]:
+    """A suppression log already written, as :attr:`BatchDecision.log_writing` takes it."""
+    done: Future[bytes] = Future()
+    done.set_result(log)
+    return done
