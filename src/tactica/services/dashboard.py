@@ -7,15 +7,16 @@ status; the same by channel, by offer and per day. Each figure counts what
 happened in the range on its own clock: a contact is planned on the day it was
 decided and executed on the day it was sent, a response on the day it came in.
 
-Every figure is one set-based query over an indexed time column, grouped in the
-database; nothing is read row by row into Python.
+The figures come from the rollup the database keeps as the records are written
+(``daily_figures``: see :mod:`tactica.store.daily_figures`): a range costs a few
+grouped reads of a few rows per campaign and day, however long the history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tactica.errors import InvalidInput
-from tactica.services.orders import BOOKED
-from tactica.store.models import Campaign, Contact, HeldOut, Lead, Order, Program, Response
+from tactica.store.models import Campaign, DailyFigures, Program
 
 #: The longest range a dashboard shows at once, in days.
 LONGEST_RANGE_DAYS = 3660
@@ -112,101 +112,32 @@ def check_range(start: date, end: date) -> None:
         )
 
 
-def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    return datetime.combine(start, time(), UTC), datetime.combine(
-        end + timedelta(days=1), time(), UTC
-    )
-
-
-def _day(session: Session, column: Any) -> Any:
-    """The UTC day of a timestamp column, as 'YYYY-MM-DD' text, in the database."""
-    if session.get_bind().dialect.name == "sqlite":
-        # Stored as UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'.
-        return sa.func.substr(column, 1, 10)
-    return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")
-
-
-def _within(column: Any, low: datetime, high: datetime) -> Any:
-    return sa.and_(column >= low, column < high)
-
-
-def _counts(
-    session: Session,
-    by: str,
-    low: datetime,
-    high: datetime,
-) -> Iterable[tuple[Any, str, Any]]:
+def _counts(session: Session, by: str, start: date, end: date) -> Iterable[tuple[Any, str, Any]]:
     """(key, measure, value) for every measure, grouped ``by`` campaign, channel, offer or day.
 
-    A campaign's key is (program, campaign); a day's is its 'YYYY-MM-DD' text.
+    Sums the rollup (``daily_figures``) over the range's days. A campaign's key is
+    (program, campaign); a day's is its 'YYYY-MM-DD' text. A key the records left
+    empty (a response nobody's campaign, an order without a contact) is None.
     """
-
-    def key(table: Any, when: Any) -> list[Any]:
-        if by == "campaign":
-            return [table.program, table.campaign]
-        if by == "day":
-            return [_day(session, when)]
-        return [getattr(table, by)]
-
-    def grouped(measures: dict[str, Any], table: Any, when: Any, *where: Any) -> None:
-        cols = key(table, when)
-        stmt = (
-            sa.select(*cols, *[m.label(n) for n, m in measures.items()])
-            .where(_within(when, low, high), *where)
-            .group_by(*cols)
-        )
-        for row in session.execute(stmt):
-            k = tuple(row[: len(cols)]) if len(cols) > 1 else row[0]
-            for i, name in enumerate(measures):
-                out.append((k, name, row[len(cols) + i]))
-
+    keys = {
+        "campaign": [DailyFigures.program, DailyFigures.campaign],
+        "day": [DailyFigures.day],
+        "channel": [DailyFigures.channel],
+        "offer": [DailyFigures.offer],
+    }[by]
+    stmt = (
+        sa.select(*keys, *[sa.func.sum(getattr(DailyFigures, m)) for m in MEASURES])
+        .where(DailyFigures.day >= start.isoformat(), DailyFigures.day <= end.isoformat())
+        .group_by(*keys)
+    )
     out: list[tuple[Any, str, Any]] = []
-    count = sa.func.count()
-    grouped(
-        {
-            "planned": count,
-            "failed": sa.func.sum(sa.case((Contact.status == "failed", 1), else_=0)),
-        },
-        Contact,
-        Contact.decided_at,
-    )
-    grouped(
-        {"sent": count, "cost": sa.func.sum(sa.func.coalesce(Contact.spent, Contact.cost))},
-        Contact,
-        Contact.sent_at,
-    )
-    grouped({"delivered": count}, Contact, Contact.delivered_at)
-    grouped({"held_out": count}, HeldOut, HeldOut.decided_at)
-    grouped({"responses": count}, Response, Response.received_at)
-    if by != "channel":
-        grouped(
-            {"orders": count, "revenue": sa.func.sum(Order.amount)},
-            Order,
-            Order.created_at,
-            Order.status == BOOKED,
-        )
-        grouped({"leads": count}, Lead, Lead.created_at)
-    else:
-        # Orders and leads carry no channel: the contact they answer does.
-        through: list[tuple[Any, dict[str, Any], list[Any]]] = [
-            (
-                Order,
-                {"orders": count, "revenue": sa.func.sum(Order.amount)},
-                [Order.status == BOOKED],
-            ),
-            (Lead, {"leads": count}, []),
-        ]
-        for table, measures, where in through:
-            stmt = (
-                sa.select(Contact.channel, *[m.label(n) for n, m in measures.items()])
-                .select_from(table)
-                .join(Contact, Contact.id == table.contact_id)
-                .where(_within(table.created_at, low, high), *where)
-                .group_by(Contact.channel)
-            )
-            for row in session.execute(stmt):
-                for i, name in enumerate(measures):
-                    out.append((row[0], name, row[1 + i]))
+    for row in session.execute(stmt):
+        parts = tuple(k or None for k in row[: len(keys)])
+        k = parts if len(parts) > 1 else parts[0]
+        if k is None or (isinstance(k, tuple) and None in k):
+            continue
+        for i, name in enumerate(MEASURES):
+            out.append((k, name, row[len(keys) + i]))
     return out
 
 
@@ -227,9 +158,7 @@ def _fold(rows: Iterable[tuple[Any, str, Any]]) -> dict[Any, Figures]:
 def dashboard(session: Session, start: date, end: date) -> Dashboard:
     """The dashboard for the days ``start`` to ``end`` (both included, UTC)."""
     check_range(start, end)
-    low, high = _bounds(start, end)
-    by_campaign = _fold(_counts(session, "campaign", low, high))
-    by_campaign = {k: v for k, v in by_campaign.items() if None not in k}
+    by_campaign = _fold(_counts(session, "campaign", start, end))
     known = {
         (p, c): (status, budget)
         for p, c, status, budget in session.execute(
@@ -247,7 +176,7 @@ def dashboard(session: Session, start: date, end: date) -> Dashboard:
     total = Figures()
     for row in campaigns:
         total.add(row.figures)
-    days = {date.fromisoformat(k): v for k, v in _fold(_counts(session, "day", low, high)).items()}
+    days = {date.fromisoformat(k): v for k, v in _fold(_counts(session, "day", start, end)).items()}
     every_day = {
         start + timedelta(days=i): days.get(start + timedelta(days=i), Figures())
         for i in range((end - start).days + 1)
@@ -256,8 +185,8 @@ def dashboard(session: Session, start: date, end: date) -> Dashboard:
         start=start,
         end=end,
         campaigns=campaigns,
-        channels=dict(sorted(_fold(_counts(session, "channel", low, high)).items())),
-        offers=dict(sorted(_fold(_counts(session, "offer", low, high)).items())),
+        channels=dict(sorted(_fold(_counts(session, "channel", start, end)).items())),
+        offers=dict(sorted(_fold(_counts(session, "offer", start, end)).items())),
         days=every_day,
         total=total,
     )

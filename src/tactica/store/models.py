@@ -846,3 +846,29 @@ class ChangeStamp(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DailyFigures(Base):
+    """The dashboard's rollup: one row per day, program, campaign, channel and offer.
+
+    Kept by triggers (see :mod:`tactica.store.daily_figures`); nothing writes it
+    directly. Empty keys are ``''``.
+    """
+
+    __tablename__ = "daily_figures"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    program: Mapped[str] = mapped_column(String(100), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    offer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    planned: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    failed: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    sent: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    delivered: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    held_out: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    responses: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    orders: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    leads: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 4), server_default="0")
+    revenue: Mapped[Decimal] = mapped_column(Numeric(18, 4), server_default="0")

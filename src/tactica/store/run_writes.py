@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy.orm import Session
 
+from tactica.store import daily_figures
+
 #: The contact columns a run writes, in this order.
 CONTACT_COLUMNS = (
     "run_id",
@@ -182,12 +184,16 @@ def _sqlite_insert(raw: Any, table_name: str, table: pa.Table) -> int:
     try:
         (cache,) = cur.execute("PRAGMA cache_size").fetchone()
         cur.execute(f"PRAGMA cache_size = {-_SQLITE_CACHE_KIB}")
+        # The rollup's row triggers would cost more than the insert itself: they stand
+        # aside, and the rows' figures go in grouped (see tactica.store.daily_figures).
         try:
-            for batch in table.select(bound).to_batches(max_chunksize=_SQLITE_BATCH):
-                columns = [c.to_pylist() for c in batch.columns]
-                cur.executemany(sql, zip(*columns, strict=True))
+            with daily_figures.triggers_aside(cur, table_name):
+                for batch in table.select(bound).to_batches(max_chunksize=_SQLITE_BATCH):
+                    columns = [c.to_pylist() for c in batch.columns]
+                    cur.executemany(sql, zip(*columns, strict=True))
         finally:
             cur.execute(f"PRAGMA cache_size = {int(cache)}")
+        daily_figures.add_bulk_rows(cur, table_name, table)
     finally:
         cur.close()
     return int(table.num_rows)
