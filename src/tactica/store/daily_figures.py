@@ -246,6 +246,10 @@ def triggers_aside(cursor: Any, table_name: str) -> Iterator[None]:
     triggers all along. The block then adds its rows' figures itself, grouped
     (:func:`add_bulk_rows`).
     """
+    if not cursor.connection.in_transaction:
+        # Python's driver begins a transaction only before a write, and the DROP below
+        # must not commit on its own.
+        cursor.execute("BEGIN")
     saved = cursor.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
         "AND name LIKE 'rollup\\_%' ESCAPE '\\'",

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
 from tactica.store import daily_figures
 from tactica.store.db import Store
 from tactica.store.models import Contact, DailyFigures, HeldOut, Lead, Order, Response
+from tactica.store.run_writes import insert_contacts
 from tests.integration.dispatch.conftest import outbox_store
 from tests.integration.services.test_dashboard import _records
 
@@ -105,3 +109,42 @@ def test_a_run_adds_its_contacts_and_control_groups_to_the_day_it_decided(store:
         days = s.scalars(sa.select(DailyFigures.day).distinct()).all()
     assert planned and (int(rolled[0]), int(rolled[1] or 0)) == (planned, held)
     assert day is not None and days == [day.date().isoformat()]
+
+
+def test_a_bulk_insert_that_fails_leaves_the_rollup_and_its_triggers_as_they_were(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 't.db'}")
+    store.upgrade()
+
+    def triggers() -> set[str]:
+        with store.engine.connect() as c:
+            return set(
+                c.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+                .scalars()
+                .all()
+            )
+
+    before = triggers()
+    assert {"rollup_contacts_insert", "rollup_held_out_delete"} <= before
+    rows = pa.table(
+        {
+            "run_id": pa.array([404, 404], pa.int64()),  # no such run: the insert fails
+            "program": ["p", "p"],
+            "campaign": ["k", "k"],
+            "campaign_kind": ["outbound", "outbound"],
+            "customer_id": ["a", "b"],
+            "offer": ["O", "O"],
+            "channel": ["sms", "sms"],
+            "score": [0.0, 0.0],
+            "cost": ["0.05", "0.05"],
+            "rank": [1, 1],
+            "status": ["queued", "queued"],
+        }
+    )
+    with store.session() as s, pytest.raises(sqlite3.IntegrityError):
+        insert_contacts(s, rows, datetime(2026, 11, 24, tzinfo=UTC))
+    assert triggers() == before
+    with store.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(DailyFigures)) == 0
+    store.dispose()
