@@ -483,25 +483,18 @@ class ChannelWorker:
             c = sa.Table("contacts", Contact.metadata)
             ok = [cid for cid in sent if cid in owned]
             if ok:
-                s.execute(
-                    sa.update(c)
-                    .where(c.c.id == sa.bindparam("cid"))
-                    .values(
-                        status=sa.case((c.c.status == "queued", "sent"), else_=c.c.status),
-                        sent_at=now,
-                        provider_id=sa.bindparam("pid"),
-                        attempts=sa.bindparam("tries"),
-                        channel_name=config.name,
-                        spent=sa.bindparam("price"),
-                        error=None,
-                    ),
+                _record_sent(
+                    s,
+                    c,
+                    config.name,
+                    now,
                     [
-                        {
-                            "cid": cid,
-                            "pid": sent[cid].provider_id,
-                            "tries": attempts[cid] + 1,
-                            "price": prepared.prices.get(cid, Decimal("0")),
-                        }
+                        (
+                            cid,
+                            sent[cid].provider_id,
+                            attempts[cid] + 1,
+                            prepared.prices.get(cid, Decimal("0")),
+                        )
                         for cid in ok
                     ],
                 )
@@ -583,6 +576,55 @@ class ChannelWorker:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _record_sent(
+    session: Session,
+    c: sa.Table,
+    channel_name: str,
+    now: datetime,
+    rows: list[tuple[int, str | None, int, Decimal]],
+) -> None:
+    """Mark a batch's sent contacts: (contact id, provider id, attempts, price) each.
+
+    On PostgreSQL one ``UPDATE ... FROM (VALUES ...)`` for the whole batch, so the
+    rollup's statement trigger runs once per batch, not once per message (and takes
+    its row locks in one sorted pass); SQLite's triggers run per row either way.
+    """
+    values = {
+        "status": sa.case((c.c.status == "queued", "sent"), else_=c.c.status),
+        "sent_at": now,
+        "channel_name": channel_name,
+        "error": None,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        v = sa.values(
+            sa.column("cid", sa.BigInteger()),
+            sa.column("pid", sa.String()),
+            sa.column("tries", sa.Integer()),
+            sa.column("price", sa.Numeric(12, 4)),
+            name="sent_rows",
+        ).data(sorted(rows))
+        session.execute(
+            sa.update(c)
+            .where(c.c.id == v.c.cid)
+            .values(provider_id=v.c.pid, attempts=v.c.tries, spent=v.c.price, **values)
+        )
+        return
+    session.execute(
+        sa.update(c)
+        .where(c.c.id == sa.bindparam("cid"))
+        .values(
+            provider_id=sa.bindparam("pid"),
+            attempts=sa.bindparam("tries"),
+            spent=sa.bindparam("price"),
+            **values,
+        ),
+        [
+            {"cid": cid, "pid": pid, "tries": tries, "price": price}
+            for cid, pid, tries, price in rows
+        ],
+    )
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
