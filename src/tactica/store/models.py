@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
     Float,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Numeric,
     PrimaryKeyConstraint,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -872,3 +874,24 @@ class DailyFigures(Base):
     leads: Mapped[int] = mapped_column(BigInteger, server_default="0")
     cost: Mapped[Decimal] = mapped_column(Numeric(18, 4), server_default="0")
     revenue: Mapped[Decimal] = mapped_column(Numeric(18, 4), server_default="0")
+
+
+#: What PostgreSQL's rollup triggers append, until folded into ``daily_figures`` (see
+#: :mod:`tactica.store.daily_figures`). No key: inserts never wait on each other.
+daily_figures_delta = Table(
+    "daily_figures_delta",
+    Base.metadata,
+    Column("day", String(10), nullable=False),
+    Column("program", String(100), nullable=False),
+    Column("campaign", String(100), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("offer", String(64), nullable=False),
+    *[
+        Column(name, BigInteger, nullable=False)
+        for name in ("planned", "failed", "sent", "delivered")
+    ],
+    *[Column(name, BigInteger, nullable=False) for name in ("held_out", "responses", "orders")],
+    Column("leads", BigInteger, nullable=False),
+    Column("cost", Numeric(18, 4), nullable=False),
+    Column("revenue", Numeric(18, 4), nullable=False),
+)

@@ -11,7 +11,14 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-from tactica.store.daily_figures import AMOUNTS, COUNTS, create_triggers, drop_triggers, rebuild_sql
+from tactica.store.daily_figures import (
+    AMOUNTS,
+    COUNTS,
+    KEYS,
+    create_triggers,
+    drop_triggers,
+    rebuild_sql,
+)
 
 revision = "0013"
 down_revision = "0012"
@@ -36,6 +43,16 @@ def upgrade() -> None:
             "day", "program", "campaign", "channel", "offer", name=op.f("pk_daily_figures")
         ),
     )
+    # PostgreSQL's triggers append here (no key: inserts never wait on each other).
+    op.create_table(
+        "daily_figures_delta",
+        *[
+            sa.Column(name, sa.String(length=n), nullable=False)
+            for name, n in zip(KEYS, (10, 100, 100, 16, 64), strict=True)
+        ],
+        *[sa.Column(name, sa.BigInteger(), nullable=False) for name in COUNTS],
+        *[sa.Column(name, sa.Numeric(18, 4), nullable=False) for name in AMOUNTS],
+    )
     dialect = op.get_bind().dialect.name
     for stmt in rebuild_sql(dialect):
         op.execute(stmt)
@@ -46,4 +63,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for stmt in drop_triggers(op.get_bind().dialect.name):
         op.execute(stmt)
+    op.drop_table("daily_figures_delta")
     op.drop_table("daily_figures")
