@@ -147,6 +147,10 @@ def _counts(session: Session, by: str, start: date, end: date) -> Iterable[tuple
     return out
 
 
+_CENT = Decimal("0.01")
+_COST_PLACES = Decimal("0.0001")
+
+
 def _fold(rows: Iterable[tuple[Any, str, Any]]) -> dict[Any, Figures]:
     folded: dict[Any, Figures] = {}
     for k, name, value in rows:
@@ -155,7 +159,9 @@ def _fold(rows: Iterable[tuple[Any, str, Any]]) -> dict[Any, Figures]:
         f = folded.setdefault(k, Figures())
         current = getattr(f, name)
         if isinstance(current, Decimal):
-            setattr(f, name, current + Decimal(str(value or 0)))
+            # Revenue in cents, as orders hold it; cost to the hundredth of a cent.
+            places = _CENT if name == "revenue" else _COST_PLACES
+            setattr(f, name, (current + Decimal(str(value or 0))).quantize(places))
         else:
             setattr(f, name, current + int(value or 0))
     return folded

@@ -25,16 +25,17 @@ import io
 import itertools
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -1273,3 +1274,44 @@ def _column_reports(src: _Source, plan: _Plan, parsed: Mapping[int, Parsed]) -> 
             src.headers[plan.id_index], "id", FieldType.TEXT, False, 0, note="customer id"
         )
     return [by_index[i] for i in sorted(by_index)]
+
+
+def upload_name(name: str | None) -> str:
+    """The name an uploaded file is kept under: the user's own (ids and error messages
+    use it), with nothing path-like."""
+    base = Path(name or "upload.csv").name
+    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:120] or "upload.csv"
+
+
+def import_upload(
+    store: Store,
+    file_name: str | None,
+    stream: BinaryIO,
+    *,
+    keep_rejects: bool = False,
+    **options: Any,
+) -> tuple[ImportReport, str | None]:
+    """Import customers from a file uploaded over HTTP (the API's and the web's).
+
+    The upload is copied to a scratch folder under its own name (nothing path-like
+    kept), imported with :func:`import_customers` and ``options``, and removed; errors
+    and the report name the file as the user knows it. With ``keep_rejects`` the good
+    rows land and the rejected ones come back as CSV text (else None).
+    """
+    with tempfile.TemporaryDirectory(prefix="tactica-import-") as tmp:
+        path = Path(tmp) / upload_name(file_name)
+        with path.open("wb") as out:
+            shutil.copyfileobj(stream, out)
+        rejects = Path(tmp) / "rejects.csv" if keep_rejects else None
+        try:
+            report = import_customers(store, path, rejects_path=rejects, **options)
+        except ImportRejected as e:
+            problems = [replace(p, file=path.name) for p in e.problems]
+            raise ImportRejected(problems, e.total_bad_rows) from None
+        except InvalidInput as e:
+            err = InvalidInput(e.detail.replace(str(path), path.name))
+            err.where = e.where.replace(str(path), path.name) if e.where else None
+            raise err from None
+        report.file, report.rejects_path = path.name, None
+        text = rejects.read_text(encoding="utf-8") if rejects and rejects.exists() else None
+        return report, text

@@ -116,11 +116,21 @@ def create_list(
 
 
 def delete_list(session: Session, name: str, *, actor: str) -> None:
-    """Remove a list and all its entries, unless a saved rule tests it."""
+    """Remove a list and all its entries, unless a saved rule tests it or it is an
+    opt-out list that still holds someone (those customers asked not to be contacted:
+    deleting the list would contact them again)."""
     lst = get_list(session, name)
     users = rules_using(session, "on_list", name)
     if users:
         raise Conflict(f"list {name!r} is used by {', '.join(users)}; change those first")
+    if lst.kind == ListKind.OPT_OUT.value:
+        held = list_size(session, name)
+        if held:
+            raise Conflict(
+                f"opt-out list {name!r} holds {held:,} customer{'s' if held != 1 else ''} "
+                "who asked not to be contacted; it is kept so that none of them is "
+                "contacted again"
+            )
     session.execute(sa.delete(SpecialListEntry).where(SpecialListEntry.list_id == lst.id))
     session.delete(lst)
     audit.record(session, actor, "delete", "special_list", name, list_view(lst), None)

@@ -7,7 +7,7 @@ exist, and how ``in_segment`` / ``on_list`` become subqueries on this database.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -26,14 +26,27 @@ CUSTOMERS = "customers"
 
 
 def check_rule(
-    session: Session, source: str, *, where: str = "rule", expect: FieldType | None = FieldType.BOOL
+    session: Session,
+    source: str,
+    *,
+    where: str = "rule",
+    expect: FieldType | None = FieldType.BOOL,
+    event_fields: Mapping[str, FieldType] | None = None,
 ) -> CheckedRule:
-    """Parse and type-check ``source`` against the declared fields, segments and lists."""
+    """Parse and type-check ``source`` against the declared fields, segments and lists
+    (and, for a triggered campaign's rule, the payload fields it reads as ``event.x``)."""
     fields = load_schema(session).types()
     segments = set(session.scalars(sa.select(Segment.name)))
     lists = set(session.scalars(sa.select(SpecialList.name)))
     try:
-        return compile_rule(source, fields, segments=segments, lists=lists, expect=expect)
+        return compile_rule(
+            source,
+            fields,
+            segments=segments,
+            lists=lists,
+            expect=expect,
+            event_fields=event_fields,
+        )
     except RuleError as e:
         e.where = where
         raise

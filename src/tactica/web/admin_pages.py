@@ -35,7 +35,7 @@ from tactica.domain.channel_config import (
     settings_of,
 )
 from tactica.errors import Conflict, InvalidInput, NotFound
-from tactica.services import audit, channel_configs, users
+from tactica.services import audit, channel_configs, dispatch, users
 from tactica.services.users import Principal
 from tactica.web.render import (
     actor,
@@ -387,6 +387,8 @@ def _channels_page(
     context.setdefault("typed", dict(NEW_CHANNEL))
     context.setdefault("errors", {})
     context.setdefault("masked", [])
+    context.setdefault("queues", None)
+    context.setdefault("failed", [])
     return render(
         request,
         "admin_channels.html",
@@ -400,8 +402,20 @@ def _channels_page(
     )
 
 
+#: Dead letters shown under the channels (the API's /outbox/failed has them all).
+SHOWN_FAILED = 20
+
+
 def _channel_rows(session: Session) -> list[dict[str, Any]]:
     return [channel_configs.channel_view(c) for c in channel_configs.list_channels(session)]
+
+
+def _outbox(session: Session) -> dict[str, Any]:
+    """What waits to be sent per contact channel, and the latest dead letters."""
+    return {
+        "queues": dispatch.outbox_status(session),
+        "failed": dispatch.dead_letters(session, limit=SHOWN_FAILED),
+    }
 
 
 @router.get("/ui/admin/channels")
@@ -411,8 +425,16 @@ async def channels_page(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     rows = await in_session(request, _channel_rows)
-    saved = request.query_params.get("saved", "")[:100]
-    return _channels_page(request, who, rows, saved=saved)
+    outbox = await in_session(request, _outbox)
+    q = request.query_params
+    return _channels_page(
+        request,
+        who,
+        rows,
+        saved=q.get("saved", "")[:100],
+        deleted=q.get("deleted", "")[:100],
+        **outbox,
+    )
 
 
 def _save(session: Session, spec: ChannelSpec, who: Principal, adding: bool) -> str:
@@ -530,6 +552,27 @@ async def change_channel(request: Request, name: str) -> Response:
             request, who, name, status=422, typed=typed, errors=errors, masked=masked
         )
     return _saved(name)
+
+
+def _delete_channel(session: Session, name: str, who: Principal) -> None:
+    channel_configs.delete_channel(session, name, actor=actor(who))
+    session.commit()
+
+
+@router.post("/ui/admin/channels/{name}/delete")
+async def delete_channel(request: Request, name: str) -> Response:
+    """Remove a channel; messages queued for its type wait for another channel of it."""
+    who = await let_in(request, Permission.PROGRAMS_WRITE, CHANGE_WHAT)
+    if isinstance(who, Response):
+        return who
+    form = await posted(request, who, "delete a channel")
+    if isinstance(form, Response):
+        return form
+    try:
+        await in_session(request, _delete_channel, name, who)
+    except NotFound:
+        return not_found(request, who, f"channel {name!r}")
+    return RedirectResponse(f"/ui/admin/channels?{urlencode({'deleted': name})}", status_code=303)
 
 
 # ------------------------------------------------------------------ the audit log

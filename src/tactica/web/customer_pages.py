@@ -81,6 +81,7 @@ async def customers_page(request: Request) -> Response:
         after=after,
         errors=errors,
         points=points,
+        can_import=allows(who.role, Permission.CUSTOMERS_WRITE),
         **data,
     )
 

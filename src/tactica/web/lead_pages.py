@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from tactica.domain.access import Permission, allows
-from tactica.domain.sales import ActivityKind, LeadStatus, legal_moves
+from tactica.domain.sales import OPEN_STATUSES, ActivityKind, LeadStatus, legal_moves
 from tactica.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tactica.services import offers, sales
 from tactica.services.sales import Acting
@@ -53,6 +53,8 @@ MOVES = {
 }
 ACTIVITY_FIELDS = ("kind", "at", "minutes", "cost", "result", "notes")
 MOVE_FIELDS = ("status", "offer", "discount", "reason")
+ASSIGN_FIELDS = ("rep",)
+_OPEN = frozenset(s.value for s in OPEN_STATUSES)
 #: Marks the rep filter's "nobody holds it" choice.
 WAITING = "-"
 
@@ -180,6 +182,12 @@ def _lead(session: Session, lead_id: int, who: Principal) -> dict[str, Any]:
         "kinds": [k.value for k in ActivityKind],
         "offer_codes": [o.code for o in offers.list_offers(session, active_on=today())],
         "history": sales.customer_history(session, lead.customer_id, besides=lead.id),
+        # Sales admins give an open lead to another rep, even one past capacity.
+        "assignable": (
+            [r for r in sales.list_reps(session) if r["username"] != lead.rep]
+            if allows(who.role, Permission.SALES_ADMIN) and lead.status in _OPEN
+            else []
+        ),
     }
 
 
@@ -194,6 +202,8 @@ async def _lead_page(
     context.setdefault("move", {"offer": data["lead"].offer or ""})
     context.setdefault("activity_errors", {})
     context.setdefault("move_errors", {})
+    context.setdefault("assign", {})
+    context.setdefault("assign_errors", {})
     return render(
         request,
         "lead.html",
@@ -361,3 +371,40 @@ async def move_lead(request: Request, lead_id: str) -> Response:
     if errors:
         return await _lead_page(request, who, found, status=status, move=typed, move_errors=errors)
     return RedirectResponse(f"/ui/leads/{found}?done=moved", status_code=303)
+
+
+def _reassign(session: Session, lead_id: int, rep: str, who: Principal) -> int:
+    moved = sales.reassign_lead(session, lead_id, rep, who=_acting(who), now=datetime.now(UTC))
+    session.commit()
+    return moved.assigned
+
+
+@router.post("/ui/leads/{lead_id}/assign")
+async def assign_lead(request: Request, lead_id: str) -> Response:
+    """Give an open lead to another active rep (sales admins), even past the rep's
+    capacity; the SLA stays as it was, and a lead the old rep had room for goes to them."""
+    gate = await _gate(request, lead_id, "work leads")
+    if isinstance(gate, Response):
+        return gate
+    who, found, form = gate
+    typed = {k: form.get(k, "").strip() for k in ASSIGN_FIELDS}
+    errors: dict[str, str] = {}
+    status = 422
+    if not typed["rep"]:
+        errors["rep"] = "choose the rep to give the lead to"
+    else:
+        try:
+            await in_session(request, _reassign, found, typed["rep"], who)
+        except PermissionDenied as e:
+            return denied(request, who, f"reassign leads ({e.detail})")
+        except NotFound as e:
+            if not e.detail.startswith("no rep"):
+                return not_found(request, who, f"lead {found}")
+            errors["rep"] = e.detail
+        except Conflict as e:  # an inactive rep, or a closed lead
+            errors["rep"], status = e.detail, 409
+    if errors:
+        return await _lead_page(
+            request, who, found, status=status, assign=typed, assign_errors=errors
+        )
+    return RedirectResponse(f"/ui/leads/{found}?done=assigned", status_code=303)

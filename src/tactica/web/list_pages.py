@@ -32,6 +32,7 @@ from tactica.web.render import (
     not_found,
     posted,
     render,
+    shown_rows,
     today,
 )
 
@@ -42,8 +43,6 @@ SECTION = Section(50, "/ui/lists", "Lists", Permission.LISTS_WRITE)
 PAGE = 50
 #: The deepest page a list shows (a search finds what lies further).
 MAX_PAGE = 10_000
-#: The bad rows of an import shown next to the file field (the first ones).
-SHOWN_PROBLEMS = 20
 #: The largest file an import reads (about a million entries).
 MAX_UPLOAD = 64 * 1024 * 1024
 #: The longest customer id and reason the API takes.
@@ -71,6 +70,7 @@ def _lists_page(
 ) -> Response:
     context.setdefault("typed", {"kind": ListKind.OPT_OUT.value})
     context.setdefault("errors", {})
+    context.setdefault("deleted", "")
     return render(
         request,
         "lists.html",
@@ -90,7 +90,7 @@ async def lists_page(request: Request) -> Response:
     if isinstance(who, Response):
         return who
     rows = await in_session(request, lists.list_lists)
-    return _lists_page(request, who, rows)
+    return _lists_page(request, who, rows, deleted=request.query_params.get("deleted", "")[:200])
 
 
 def _create(session: Session, typed: dict[str, str], who: Principal) -> None:
@@ -171,6 +171,7 @@ async def _list_page(
     context.setdefault("problems", [])
     context.setdefault("more_problems", 0)
     context.setdefault("done", {})
+    context.setdefault("refused", "")
     return render(
         request,
         "list.html",
@@ -288,6 +289,30 @@ async def remove_entry(request: Request, name: str) -> Response:
     return _back_to(name, removed=customer_id)
 
 
+def _delete(session: Session, name: str, who: Principal) -> None:
+    lists.delete_list(session, name, actor=actor(who))
+    session.commit()
+
+
+@router.post("/ui/lists/{name}/delete")
+async def delete_list(request: Request, name: str) -> Response:
+    """Remove a list and its entries, unless a saved rule tests it or it is an opt-out
+    list that still holds someone; a refusal is shown on the list's page."""
+    who = await let_in(request, Permission.LISTS_WRITE, WHAT)
+    if isinstance(who, Response):
+        return who
+    form = await posted(request, who, "delete a list")
+    if isinstance(form, Response):
+        return form
+    try:
+        await in_session(request, _delete, name, who)
+    except NotFound:
+        return not_found(request, who, f"special list {name!r}")
+    except Conflict as e:
+        return await _list_page(request, who, name, status=409, refused=e.detail)
+    return RedirectResponse(f"/ui/lists?{urlencode({'deleted': name})}", status_code=303)
+
+
 # ------------------------------------------------------------------ import and export
 
 
@@ -335,8 +360,7 @@ async def import_entries(request: Request, name: str) -> Response:
         return not_found(request, who, f"special list {name!r}")
     except ImportRejected as e:
         errors["file"] = f"{e.total_bad_rows:,} row(s) cannot be imported; nothing was written"
-        problems = e.problems[:SHOWN_PROBLEMS]
-        more = e.total_bad_rows - len({p.row for p in problems})
+        problems, more = shown_rows(e)
     except InvalidInput as e:
         errors["file"] = message(e)
     if errors:

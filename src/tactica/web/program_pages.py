@@ -22,14 +22,33 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from tactica.domain.access import Permission, allows
-from tactica.domain.programs import ProgramStatus, legal_targets
+from tactica.domain.programs import CAMPAIGN_KINDS, ProgramStatus, legal_targets
 from tactica.domain.schema import CHANNELS
 from tactica.errors import Conflict, InvalidInput, NotFound
-from tactica.services import explain, offers, policies, programs, runs, segments, templates
+from tactica.services import (
+    event_types,
+    events,
+    explain,
+    offers,
+    policies,
+    programs,
+    runs,
+    segments,
+    templates,
+)
 from tactica.services.users import Principal
 from tactica.store.customer_table import load_schema
 from tactica.store.models import Program
-from tactica.web.render import Section, actor, in_session, let_in, not_found, posted, render
+from tactica.web.render import (
+    Section,
+    actor,
+    in_session,
+    let_in,
+    not_found,
+    posted,
+    render,
+    today,
+)
 from tactica.web.segment_pages import check
 
 log = logging.getLogger(__name__)
@@ -49,6 +68,9 @@ MOVES = {
 PROGRAM_FIELDS = ("name", "owner", "description", "budget", "start", "end", "policy")
 CAMPAIGN_FIELDS = (
     "name",
+    "kind",
+    "events",
+    "max_event_age_minutes",
     "segment",
     "eligibility",
     "offers",
@@ -170,6 +192,8 @@ def _new_program(session: Session, typed: dict[str, str], who: Principal) -> Non
 
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
+#: The campaign form's fields that hold several values (checkboxes).
+_CHOSEN = ("offers", "channels", "events")
 
 
 @router.post("/ui/programs")
@@ -221,7 +245,14 @@ def _detail(session: Session, name: str) -> dict[str, Any]:
         "offer_codes": [o.code for o in offers.list_offers(session)],
         "template_names": sorted({t.name for t in templates.list_templates(session)}),
         "channels": CHANNELS,
+        "kinds": CAMPAIGN_KINDS,
+        "event_type_names": [t.name for t in event_types.list_event_types(session)],
         "fields": sorted((n, t.value) for n, t in load_schema(session).types().items()),
+        # What the triggered campaigns did with today's events, by campaign.
+        "triggered": {
+            f.campaign: f
+            for f in events.figures(session, program=name, since=today(), until=today())
+        },
     }
 
 
@@ -259,10 +290,15 @@ def _campaign_doc(typed: dict[str, str], form_lists: dict[str, list[str]]) -> di
     """The campaign the form describes, as the program document writes one."""
     doc: dict[str, Any] = {
         "name": typed["name"],
-        "kind": "outbound",
+        "kind": typed["kind"] or "outbound",
         "offers": form_lists["offers"],
         "channels": form_lists["channels"],
     }
+    if doc["kind"] == "triggered":
+        doc["events"] = form_lists["events"]
+        age = typed["max_event_age_minutes"]
+        if age:
+            doc["max_event_age_minutes"] = int(age) if re.fullmatch(r"-?\d+", age) else age
     for key in ("segment", "eligibility", "template", "score"):
         if typed[key]:
             doc[key] = typed[key]
@@ -306,14 +342,13 @@ async def add_campaign(request: Request, name: str) -> Response:
     fields = await posted(request, who, "change a program")
     if isinstance(fields, Response):
         return fields
-    typed = {k: fields.get(k, "") for k in CAMPAIGN_FIELDS if k not in ("offers", "channels")}
-    chosen = {
-        k: [str(v).strip() for v in form.getlist(k) if str(v).strip()]
-        for k in ("offers", "channels")
-    }
+    typed = {k: fields.get(k, "") for k in CAMPAIGN_FIELDS if k not in _CHOSEN}
+    chosen = {k: [str(v).strip() for v in form.getlist(k) if str(v).strip()] for k in _CHOSEN}
     errors: dict[str, str] = {}
     if not _NAME.match(typed["name"]):
         errors["name"] = "lower-case letters, digits, '_' or '-', starting with a letter"
+    if typed["kind"] == "triggered" and not chosen["events"]:
+        errors["events"] = "choose the event types it answers"
     if not chosen["offers"]:
         errors["offers"] = "choose at least one offer"
     if not chosen["channels"]:
@@ -329,9 +364,10 @@ async def add_campaign(request: Request, name: str) -> Response:
             errors = problems_by_field(e.detail, int(e.where or 0))
     if errors:
         checks = {}
+        listened = chosen["events"] if typed["kind"] == "triggered" else []
         for key in ("eligibility", "score"):
             if typed[key] and key in errors:
-                checks[key] = await in_session(request, check, typed[key])
+                checks[key] = await in_session(request, check, typed[key], listened)
         return await _program_page(
             request,
             who,

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from tactica.domain.access import Permission, allows
-from tactica.errors import InvalidInput
+from tactica.errors import ImportRejected, InvalidInput, RowProblem
 from tactica.services.users import Principal
 from tactica.web import session as web_session
 
@@ -173,3 +173,13 @@ def field_of(e: InvalidInput, fields: set[str] | dict[str, Any], default: str) -
     """The form field an error's ``where`` names, else ``default``."""
     name = (e.where or default).split()[0].split(".")[0].split("[")[0]
     return name if name in fields else default
+
+
+#: The bad rows of a refused file a page shows next to its file field (the first ones).
+SHOWN_PROBLEMS = 20
+
+
+def shown_rows(e: ImportRejected) -> tuple[list[RowProblem], int]:
+    """The first bad rows of a refused file, and how many more rows are bad besides."""
+    problems = e.problems[:SHOWN_PROBLEMS]
+    return problems, e.total_bad_rows - len({p.row for p in problems})

@@ -8,6 +8,7 @@ shown again with the place of each problem underlined and what was expected ther
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +17,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from tactica.domain.access import Permission, allows
+from tactica.domain.programs import event_fields_of
 from tactica.errors import Conflict, InvalidInput, NotFound, RuleError, RuleProblem
+from tactica.services import event_types, segments
 from tactica.services import rules as rule_service
-from tactica.services import segments
 from tactica.services.users import Principal
 from tactica.store.customer_table import load_schema
 from tactica.web.render import (
@@ -93,12 +95,19 @@ def marked_lines(source: str, problems: list[RuleProblem]) -> tuple[tuple[Piece,
     return tuple(out)
 
 
-def check(session: Session, source: str) -> RuleCheck:
-    """Check ``source`` as a segment rule: its type and size, or its problems marked."""
+def check(session: Session, source: str, events: Sequence[str] = ()) -> RuleCheck:
+    """Check ``source`` as a segment rule: its type and size, or its problems marked.
+
+    With ``events`` (a triggered campaign's event types), the rule may also read their
+    payload fields as ``event.<field>``; it has no size then, the event being unknown.
+    """
     if not source.strip():
         return RuleCheck(valid=False)
+    event_fields = event_fields_of(events, event_types.fields_by_type(session)) if events else None
     try:
-        checked = rule_service.check_rule(session, source, where="rule", expect=None)
+        checked = rule_service.check_rule(
+            session, source, where="rule", expect=None, event_fields=event_fields
+        )
     except RuleError as e:
         return RuleCheck(
             valid=False,
@@ -106,7 +115,7 @@ def check(session: Session, source: str) -> RuleCheck:
             lines=marked_lines(source, e.problems),
         )
     type_ = rule_service.rule_type(checked)
-    size = segments.rule_size(session, source) if type_ == "bool" else None
+    size = segments.rule_size(session, source) if type_ == "bool" and not events else None
     return RuleCheck(valid=True, type=type_, size=size)
 
 
@@ -159,7 +168,11 @@ async def check_fragment(request: Request) -> Response:
     # The editor names its field ("rule" for a segment, "eligibility" for a campaign...).
     name = form.get("field") or "rule"
     source = form.get(name, "")[:MAX_RULE]
-    result = await in_session(request, check, source)
+    # A triggered campaign's form sends its kind and the event types chosen with it.
+    listened: list[str] = []
+    if form.get("kind") == "triggered":
+        listened = [str(e) for e in (await request.form()).getlist("events")][:100]
+    result = await in_session(request, check, source, listened)
     return render(request, "_rule_check.html", who, check=result, rule_field=name)
 
 

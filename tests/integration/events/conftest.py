@@ -79,6 +79,11 @@ def _customers(n: int = 12) -> list[dict[str, Any]]:
 @pytest.fixture
 def events_store(store: Store) -> Store:
     """Customers c00..c11 (tenure 6..39 months), two event types, a running program."""
+    return seed_events(store)
+
+
+def seed_events(store: Store) -> Store:
+    """Seed ``store`` as :func:`events_store` has it."""
     with store.session() as s:
         add_fields(s, [FieldDef("tenure_months", FieldType.INT)])
         s.execute(sa.insert(customer_table(load_schema(s))), _customers())

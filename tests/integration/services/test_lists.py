@@ -128,3 +128,16 @@ def test_a_list_a_rule_uses_cannot_be_deleted(store: Store) -> None:
         lists.delete_list(s, "staff", actor="t")
         s.commit()
         assert "staff" not in lists.list_names(s)
+
+
+def test_an_opt_out_list_is_deleted_only_when_nobody_is_on_it(store: Store) -> None:
+    with store.session() as s:
+        lists.create_list(s, "stop-sms", "opt_out", actor="t")
+        lists.add_entry(s, "stop-sms", lists.EntryInput("c1", "sms"), actor="t")
+        with pytest.raises(Conflict, match="holds 1 customer who asked not to be contacted"):
+            lists.delete_list(s, "stop-sms", actor="t")
+        assert lists.list_size(s, "stop-sms") == 1
+        lists.remove_entry(s, "stop-sms", "c1", "sms", actor="t")
+        lists.delete_list(s, "stop-sms", actor="t")
+        s.commit()
+        assert "stop-sms" not in lists.list_names(s)

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tactica.domain.channel_config import ChannelSpec
-from tactica.services import audit, channel_configs
+from tactica.services import audit, channel_configs, runs
 from tactica.store.db import Store
-from tactica.store.models import ApiToken, AuditEntry, ChannelConfig
+from tactica.store.models import ApiToken, AuditEntry, ChannelConfig, Contact, OutboxEntry
 from tests.integration.web.conftest import csrf_of, post_form, sign_in
 
 SECRET_RE = re.compile(r'id="new-secret"[^>]*value="(tct_[^"]+)"')
@@ -338,6 +338,39 @@ def test_a_channel_is_changed_keeping_its_secret_unless_the_change_is_refused(
     assert client.get("/ui/admin/channels/nope").status_code == 404
 
 
+def test_a_channel_is_deleted_from_its_page_and_the_audit_log_keeps_what_it_was(
+    client: TestClient, store: Store
+) -> None:
+    sign_in(client, "marketer")
+    assert post_form(client, "/ui/admin/channels", "/ui/admin/channels", SMS).status_code == 303
+    page = "/ui/admin/channels/sms-main"
+    assert 'hx-confirm="Delete channel sms-main?"' in client.get(page).text
+    r = post_form(client, page, f"{page}/delete", {})
+    assert r.status_code == 303
+    listed = client.get(r.headers["location"]).text
+    assert "Channel sms-main deleted." in listed and 'data-channel="sms-main"' not in listed
+    with store.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(ChannelConfig)) == 0
+        (last,) = audit.list_entries(s, entity_type="channel", entity_id="sms-main", limit=1)
+        assert last.action == "delete" and last.actor == "user:marketer"
+    assert post_form(client, "/ui/admin/channels", f"{page}/delete", {}).status_code == 404
+
+
+def test_only_who_changes_programs_deletes_a_channel_and_only_with_the_pages_form(
+    client: TestClient, store: Store
+) -> None:
+    sign_in(client, "admin")
+    assert post_form(client, "/ui/admin/channels", "/ui/admin/channels", SMS).status_code == 303
+    r = client.post("/ui/admin/channels/sms-main/delete", data={"csrf": "forged"})
+    assert r.status_code == 403
+    client.cookies.clear()
+    sign_in(client, "analyst")
+    csrf = csrf_of(client.get("/ui/admin/channels").text)
+    r = client.post("/ui/admin/channels/sms-main/delete", data={"csrf": csrf})
+    assert r.status_code == 403
+    assert _channel(store, "sms-main").name == "sms-main"
+
+
 # ------------------------------------------------------------------ the audit log
 
 
@@ -448,3 +481,31 @@ def test_a_sales_rep_has_no_admin_link_and_no_admin_home(client: TestClient) -> 
     sign_in(client, "sales_rep")
     assert 'href="/ui/admin"' not in client.get("/ui/dashboard").text
     assert client.get("/ui/admin").status_code == 403
+
+
+def test_the_channels_page_shows_the_outbox_and_the_failed_contacts(
+    client: TestClient, store: Store
+) -> None:
+    from tests.integration.web.conftest import seed_marketing
+
+    seed_marketing(store)
+    done = runs.run_program(store, "spring", actor="t")
+    assert done is not None and done.contacts > 0
+    with store.session() as s:
+        queued = dict(
+            s.execute(sa.select(Contact.channel, sa.func.count()).group_by(Contact.channel)).all()
+        )
+        first = s.scalars(sa.select(Contact).order_by(Contact.id).limit(1)).one()
+        first.status, first.attempts, first.error = "failed", 3, "gateway said 503"
+        s.execute(sa.delete(OutboxEntry).where(OutboxEntry.contact_id == first.id))
+        s.commit()
+        failed_id, failed_channel = first.id, first.channel
+    queued[failed_channel] -= 1
+    sign_in(client, "analyst")
+    page = client.get("/ui/admin/channels").text
+    for channel, n in queued.items():
+        row = _row(page, "data-queue", channel)
+        cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+        assert cells[0] == f"{n:,}" and cells[1] == f"{n:,}", (channel, cells)
+    failed = _row(page, "data-failed", failed_id)
+    assert "gateway said 503" in failed and ">3<" in failed

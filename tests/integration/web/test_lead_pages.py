@@ -16,7 +16,7 @@ from tactica.services import sales
 from tactica.services.responses import Inbound, take_responses
 from tactica.services.sales import Acting
 from tactica.store.db import Store
-from tactica.store.models import Activity, Lead, Order
+from tactica.store.models import Activity, Lead, Order, SalesRep
 from tests.integration.responses.conftest import ran_store
 from tests.integration.web.conftest import csrf_of, post_form, sign_in
 
@@ -417,3 +417,72 @@ def test_a_forged_form_is_refused_and_nothing_is_written(client: TestClient, lea
     assert r.status_code == 403
     assert _lead(leads.store, leads.late).status == "new"
     assert _count(leads.store, Activity) == 0
+
+
+# ------------------------------------------------------------------------- reassign
+
+
+def test_a_marketer_gives_a_lead_to_another_rep_and_it_leaves_the_first_reps_inbox(
+    client: TestClient, leads: Leads
+) -> None:
+    sign_in(client, "marketer")
+    page = f"/ui/leads/{leads.late}"
+    html = client.get(page).text
+    # The form offers the other active reps, with what they hold, not the lead's own rep.
+    assert f'action="/ui/leads/{leads.late}/assign"' in html
+    assert '<option value="rita"' in html and '<option value="sales_rep"' not in html
+    assert "rita): 1 open of 50" in html
+    due = _lead(leads.store, leads.late).due_at
+    r = post_form(client, page, f"{page}/assign", {"rep": "rita"})
+    assert r.status_code == 303 and "done=assigned" in r.headers["location"]
+    assert "The lead is rita's now." in unescape(client.get(r.headers["location"]).text)
+    lead = _lead(leads.store, leads.late)
+    assert lead.rep == "rita" and lead.due_at == due  # the customer has waited all along
+    with leads.store.session() as s:
+        assert sales.inbox(s, rep="sales_rep").total == 1
+        assert sales.inbox(s, rep="rita").total == 2
+    client.cookies.clear()
+    sign_in(client, "sales_rep")
+    assert _rows(client.get("/ui/leads").text) == [leads.fresh]
+
+
+@pytest.mark.parametrize(
+    ("rep", "status", "said"),
+    [
+        ("", 422, "choose the rep to give the lead to"),
+        ("nobody", 422, "no rep &#39;nobody&#39;"),
+        ("gone", 409, "rep &#39;gone&#39; is inactive"),
+    ],
+)
+def test_a_refused_reassignment_is_named_next_to_the_rep_and_nothing_changes(
+    client: TestClient, leads: Leads, rep: str, status: int, said: str
+) -> None:
+    with leads.store.session() as s:
+        s.add(SalesRep(username="gone", capacity=50, skills=[], role="hunter", active=False))
+        s.commit()
+    sign_in(client, "marketer")
+    page = f"/ui/leads/{leads.late}"
+    r = post_form(client, page, f"{page}/assign", {"rep": rep})
+    assert r.status_code == status
+    assert 'id="rep-error"' in r.text and said in r.text
+    assert _lead(leads.store, leads.late).rep == "sales_rep"
+
+
+def test_a_closed_lead_is_not_reassigned(client: TestClient, leads: Leads) -> None:
+    sign_in(client, "marketer")
+    page = f"/ui/leads/{leads.late}"
+    post_form(client, page, f"{page}/move", {"status": "lost", "reason": "moved abroad"})
+    assert f'action="/ui/leads/{leads.late}/assign"' not in client.get(page).text
+    r = post_form(client, page, f"{page}/assign", {"rep": "rita"})
+    assert r.status_code == 409 and "only open leads are reassigned" in r.text
+    assert _lead(leads.store, leads.late).rep == "sales_rep"
+
+
+def test_a_rep_may_not_reassign_even_their_own_lead(client: TestClient, leads: Leads) -> None:
+    sign_in(client, "sales_rep")
+    page = f"/ui/leads/{leads.late}"
+    html = client.get(page).text
+    assert "/assign" not in html
+    r = client.post(f"{page}/assign", data={"rep": "rita", "csrf": csrf_of(html)})
+    assert r.status_code == 403 and "may not reassign leads" in r.text
+    assert _lead(leads.store, leads.late).rep == "sales_rep"

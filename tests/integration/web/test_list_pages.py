@@ -16,7 +16,10 @@ from tactica.store.db import Store
 from tactica.store.models import SpecialList, SpecialListEntry
 from tests.integration.web.conftest import csrf_of, post_form, sign_in
 
-TOMORROW = (datetime.now(UTC) + timedelta(days=1)).date()
+
+def _weeks_ahead(weeks: int) -> str:
+    """A day ``weeks`` from now, read when the test runs (a run may cross midnight)."""
+    return (datetime.now(UTC) + timedelta(weeks=weeks)).date().isoformat()
 
 
 def _entries(store: Store, list_name: str = "opt_out") -> list[tuple[str, str, str]]:
@@ -123,6 +126,7 @@ def test_a_list_shows_its_entries_newest_first_fifty_a_page_and_searched(
 
 def test_a_marketer_adds_a_customer_then_takes_them_off(client: TestClient, store: Store) -> None:
     sign_in(client, "marketer")
+    expires = _weeks_ahead(4)
     r = post_form(
         client,
         "/ui/lists/opt_out",
@@ -131,14 +135,14 @@ def test_a_marketer_adds_a_customer_then_takes_them_off(client: TestClient, stor
             "customer_id": "c42",
             "channel": "sms",
             "reason": "asked on the phone",
-            "expires_at": TOMORROW.isoformat(),
+            "expires_at": expires,
         },
     )
     assert r.status_code == 303 and r.headers["location"] == "/ui/lists/opt_out?added=c42"
     page = client.get(r.headers["location"]).text
     assert "c42 is on the list." in page
     row = _row(page, "c42", "sms")
-    assert "asked on the phone" in row and f"{TOMORROW.isoformat()} 00:00" in row
+    assert "asked on the phone" in row and f"{expires} 00:00" in row
     assert _entries(store) == [("c42", "sms", "asked on the phone")]
     with store.session() as s:
         entry = s.scalar(sa.select(SpecialListEntry))
@@ -281,6 +285,7 @@ def test_an_analyst_may_not_use_the_lists_pages(client: TestClient, store: Store
         ("/ui/lists/opt_out/entries", {"customer_id": "c9"}),
         ("/ui/lists/opt_out/remove", {"customer_id": "c1", "channel": "all"}),
         ("/ui/lists/opt_out/import", {}),
+        ("/ui/lists/vip/delete", {}),
     ]
     for action, data in posts:
         r = client.post(action, data={**data, "csrf": csrf}, follow_redirects=False)
@@ -297,6 +302,7 @@ def test_a_form_from_elsewhere_is_refused(client: TestClient, store: Store) -> N
         ("/ui/lists", {"name": "mine", "kind": "vip"}),
         ("/ui/lists/opt_out/entries", {"customer_id": "c9", "channel": "all"}),
         ("/ui/lists/opt_out/remove", {"customer_id": "c1", "channel": "all"}),
+        ("/ui/lists/vip/delete", {}),
     ]
     for action, data in posts:
         r = client.post(action, data={**data, "csrf": "forged"}, follow_redirects=False)
@@ -309,6 +315,48 @@ def test_a_form_from_elsewhere_is_refused(client: TestClient, store: Store) -> N
     )
     assert r.status_code == 403
     assert _entries(store) == [("c1", "all", "reason c1")]
+
+
+def _names(store: Store) -> list[str]:
+    with store.session() as s:
+        return lists.list_names(s)
+
+
+def test_a_marketer_deletes_a_list_with_its_entries(client: TestClient, store: Store) -> None:
+    _put(store, "vip", "c1", "c2")
+    sign_in(client, "marketer")
+    page = "/ui/lists/vip"
+    assert 'hx-confirm="Delete list vip and its 2 entries?"' in client.get(page).text
+    r = post_form(client, page, f"{page}/delete", {})
+    assert r.status_code == 303
+    assert "List vip deleted." in client.get(r.headers["location"]).text
+    assert "vip" not in _names(store)
+    assert _entries(store, "vip") == []
+    with store.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(SpecialListEntry)) == 0
+
+
+def test_a_list_a_rule_tests_or_an_opt_out_list_with_someone_on_it_is_kept(
+    client: TestClient, store: Store
+) -> None:
+    from tactica.services import segments
+
+    _put(store, "opt_out", "c1")
+    with store.session() as s:
+        segments.create_segment(s, "loyal", rule="on_list('vip')", actor="t")
+        s.commit()
+    sign_in(client, "marketer")
+    for name, said in [
+        ("vip", "list &#39;vip&#39; is used by segment loyal"),
+        ("opt_out", "holds 1 customer who asked not to be contacted"),
+    ]:
+        page = f"/ui/lists/{name}"
+        r = post_form(client, page, f"{page}/delete", {})
+        assert r.status_code == 409 and 'id="refused"' in r.text and said in r.text, name
+        assert name in _names(store)
+    assert _entries(store) == [("c1", "all", "reason c1")]
+    r = post_form(client, "/ui/lists", "/ui/lists/nowhere/delete", {})
+    assert r.status_code == 404
 
 
 def test_signed_out_the_pages_ask_for_a_sign_in(client: TestClient) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
+import yaml
 from fastapi.testclient import TestClient
 
-from tactica.services import programs, runs
+from tactica.services import as_code, programs, runs
+from tactica.services.events import take_events
 from tactica.store.db import Store
 from tactica.store.models import Contact, Program, Run
 from tests.integration.web.conftest import csrf_of, post_form, sign_in
@@ -224,3 +227,87 @@ def test_the_campaign_form_checks_its_rules_as_they_are_typed(
         data={"field": "eligibility", "eligibility": "age >= 50", "csrf": token},
     )
     assert "<strong data-size>10</strong>" in eligible.text
+
+
+TOP_UP = """\
+kind: EventType
+name: top_up
+fields: {amount: float, shop: text}
+required: [amount]
+"""
+
+
+def test_a_triggered_campaign_is_added_answers_events_and_shows_todays_figures(
+    client: TestClient, marketing: Store
+) -> None:
+    with marketing.session() as s:
+        as_code.apply_documents(s, list(yaml.safe_load_all(TOP_UP)), source="t", actor="t")
+        s.commit()
+    sign_in(client, "marketer")
+    post_form(client, "/ui/programs", "/ui/programs", {"name": "moments", "owner": "ana"})
+    page = client.get("/ui/programs/moments").text
+    assert '<option value="triggered"' in page and 'value="top_up"' in page
+    token = csrf_of(page)
+    # As it is typed, the rule may read the event once the campaign is triggered by one.
+    rule = "event.amount >= 50 and age > 30"
+    typed = {"field": "eligibility", "eligibility": rule, "csrf": token}
+    outbound = client.post("/ui/segments/check", data=typed)
+    assert "are only available in real-time triggers" in outbound.text
+    triggered = client.post(
+        "/ui/segments/check", data={**typed, "kind": "triggered", "events": "top_up"}
+    )
+    assert "condition" in triggered.text and "data-size" not in triggered.text
+    campaign = {
+        "name": "top-up-bonus",
+        "kind": "triggered",
+        "offers": "GOLD",
+        "channels": "sms",
+        "eligibility": rule,
+        "max_event_age_minutes": "60",
+        "priority": "1",
+        "control_share": "0",
+        "cost_per_contact": "0.02",
+        "csrf": token,
+    }
+    # Triggered with no event type ticked: said next to the events; nothing saved.
+    r = client.post("/ui/programs/moments/campaigns", data={**campaign, "events": ""})
+    assert r.status_code == 422 and "event types it answers" in _error(r.text, "events")
+    assert _program(marketing, "moments")["campaigns"] == []  # type: ignore[index]
+    r = client.post(
+        "/ui/programs/moments/campaigns",
+        data={**campaign, "events": "top_up"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    (saved,) = _program(marketing, "moments")["campaigns"]  # type: ignore[index]
+    assert saved["kind"] == "triggered" and saved["events"] == ["top_up"]
+    assert saved["max_event_age_minutes"] == 60 and saved["eligibility"] == rule
+    page = client.get("/ui/programs/moments").text
+    assert "triggered: top_up" in page
+    r = post_form(
+        client, "/ui/programs/moments", "/ui/programs/moments/status", {"status": "running"}
+    )
+    assert r.status_code == 303 and _program(marketing, "moments")["status"] == "running"
+    now = datetime.now(UTC)
+    sent = [
+        {
+            "id": f"e{i}",
+            "type": "top_up",
+            "customer_id": c,
+            "time": now.isoformat(),
+            "payload": {"amount": amount},
+        }
+        for i, (c, amount) in enumerate([("c35", 80.0), ("c36", 20.0), ("c05", 90.0)])
+    ]
+    taken = take_events(marketing, sent, now=now)
+    assert not taken.rejected
+    row = re.search(
+        r'<tr data-triggered="top-up-bonus">(.*?)</tr>',
+        client.get("/ui/programs/moments").text,
+        re.S,
+    )
+    assert row is not None
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+    # c35 is contacted; c36 topped up too little; c05 (aged 25) is too young.
+    assert cells == ["3", "1", "2"]
+    assert "not eligible" in row.group(1)

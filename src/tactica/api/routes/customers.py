@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import tempfile
-from dataclasses import replace
-from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
@@ -16,9 +11,9 @@ from pydantic import BaseModel, Field
 from tactica.api.deps import SessionDep, StoreDep, actor_of, require
 from tactica.domain.access import Permission
 from tactica.domain.schema import FieldDef, FieldKind, FieldType
-from tactica.errors import ImportRejected, InvalidInput
+from tactica.errors import InvalidInput
 from tactica.services import customers, lists
-from tactica.services.importing import import_customers
+from tactica.services.importing import import_upload
 from tactica.services.users import Principal
 
 router = APIRouter(tags=["customers"])
@@ -111,12 +106,6 @@ def get_customer(customer_id: str, _p: Reader, session: SessionDep) -> dict[str,
     return {**c, "lists": lists.lists_of_customer(session, customer_id)}
 
 
-def _safe_name(name: str | None) -> str:
-    # Keep the user's file name (ids and error messages use it) but nothing path-like.
-    base = Path(name or "upload.csv").name
-    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:120] or "upload.csv"
-
-
 @router.post("/customers/import", summary="Import customers from a CSV or Parquet file")
 def import_file(
     p: Writer,
@@ -145,35 +134,21 @@ def import_file(
             raise InvalidInput(f"not valid YAML: {e}", where="mapping") from None
         if not isinstance(parsed, dict):
             raise InvalidInput("must be a YAML mapping (key: value lines)", where="mapping")
-    with tempfile.TemporaryDirectory(prefix="tactica-import-") as tmp:
-        path = Path(tmp) / _safe_name(file.filename)
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
-        rejects = Path(tmp) / "rejects.csv" if keep_rejects else None
-        try:
-            report = import_customers(
-                store,
-                path,
-                mapping=parsed,
-                id_column=id_column,
-                id_prefix=id_prefix,
-                separator=separator,
-                encoding=encoding,
-                dry_run=dry_run,
-                rejects_path=rejects,
-                actor=actor_of(p),
-            )
-        except ImportRejected as e:
-            # The upload sits in a scratch folder; people know the file by its own name.
-            problems = [replace(pr, file=path.name) for pr in e.problems]
-            raise ImportRejected(problems, e.total_bad_rows) from None
-        except InvalidInput as e:
-            err = InvalidInput(e.detail.replace(str(path), path.name))
-            err.where = e.where.replace(str(path), path.name) if e.where else None
-            raise err from None
-        out_dict = report.to_dict()
-        out_dict["file"] = path.name
-        out_dict.pop("rejects_path", None)
-        if rejects is not None and rejects.exists():
-            out_dict["rejects_csv"] = rejects.read_text(encoding="utf-8")
-        return out_dict
+    report, rejects_csv = import_upload(
+        store,
+        file.filename,
+        file.file,
+        keep_rejects=keep_rejects,
+        mapping=parsed,
+        id_column=id_column,
+        id_prefix=id_prefix,
+        separator=separator,
+        encoding=encoding,
+        dry_run=dry_run,
+        actor=actor_of(p),
+    )
+    out_dict = report.to_dict()
+    out_dict.pop("rejects_path", None)
+    if rejects_csv is not None:
+        out_dict["rejects_csv"] = rejects_csv
+    return out_dict
