@@ -44,6 +44,8 @@ class Permission(StrEnum):
     ORDERS_APPROVE = "orders:approve"
     EVENTS_READ = "events:read"
     EVENTS_WRITE = "events:write"
+    PLANS_READ = "plans:read"
+    PLANS_WRITE = "plans:write"
 
 
 _READ_ALL = {
@@ -56,6 +58,7 @@ _READ_ALL = {
     Permission.LEADS_READ,
     Permission.ORDERS_READ,
     Permission.EVENTS_READ,
+    Permission.PLANS_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -71,6 +74,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RESPONSES_WRITE,
             Permission.EVENTS_WRITE,
             Permission.SALES_ADMIN,
+            # The marketing director's plan: teams, goals, market sizes.
+            Permission.PLANS_WRITE,
             # Marketers own offers and their discount bounds, so they approve exceptions.
             Permission.ORDERS_APPROVE,
         }
@@ -89,6 +94,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LEADS_READ,
             Permission.LEADS_WRITE,
             Permission.ORDERS_READ,
+            # Reps see the goals they are held to.
+            Permission.PLANS_READ,
         }
     ),
     Role.INTEGRATION: frozenset({Permission.EVENTS_WRITE}),

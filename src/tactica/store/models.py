@@ -895,3 +895,100 @@ daily_figures_delta = Table(
     Column("cost", Numeric(18, 4), nullable=False),
     Column("revenue", Numeric(18, 4), nullable=False),
 )
+
+
+class Team(Base):
+    """A team of the organisation: marketing, sales, or a function marketing works through.
+
+    ``parent`` makes the hierarchy; ``lead`` is the username approvals and escalations
+    go to when a member names nobody they report to.
+    """
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    function: Mapped[str] = mapped_column(String(16), default="marketing")
+    parent: Mapped[str | None] = mapped_column(String(64))
+    lead: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+
+
+class TeamMember(Base):
+    """A person in a team: their title, written responsibilities and who they report to."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("team", "username", name="uq_team_members_team_username"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    team: Mapped[str] = mapped_column(
+        String(64), ForeignKey("teams.name", ondelete="CASCADE"), index=True
+    )
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    responsibilities: Mapped[str] = mapped_column(Text, default="")
+    reports_to: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+
+
+class Objective(Base):
+    """A goal for a period, owned by a team or a person.
+
+    Quantitative: a KPI ``definition`` over recorded measures (see
+    :mod:`tactica.domain.kpis`), a ``target`` and a ``scope`` (program, campaign,
+    channel, offer, product, rep) the actual is computed over. Qualitative: a score on
+    a scale of 1 to ``scale_max`` given by the ``reviewer``, against the target score.
+    """
+
+    __tablename__ = "objectives"
+    __table_args__ = (Index("ix_objectives_period", "starts_on", "ends_on"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="quantitative")
+    kpi: Mapped[str] = mapped_column(String(64), default="custom")
+    definition: Mapped[str] = mapped_column(Text, default="")
+    higher_is_better: Mapped[bool] = mapped_column(Boolean, default=True)
+    period: Mapped[str] = mapped_column(String(8))
+    period_kind: Mapped[str] = mapped_column(String(8))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    target: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    scope: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    owner_team: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    parent: Mapped[str | None] = mapped_column(String(100))
+    weight: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("1"))
+    reviewer: Mapped[str | None] = mapped_column(String(100))
+    scale_max: Mapped[int] = mapped_column(Integer, default=5)
+    score: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    assessment_note: Mapped[str] = mapped_column(Text, default="")
+    assessed_by: Mapped[str | None] = mapped_column(String(100))
+    assessed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), server_default=_now(), onupdate=_now()
+    )
+
+
+class MarketSize(Base):
+    """The size of a market for a period, entered by people (market share needs it).
+
+    ``market`` is a product, or ``''`` for the whole market; the size is in the unit
+    revenue is counted in.
+    """
+
+    __tablename__ = "market_sizes"
+    __table_args__ = (UniqueConstraint("period", "market", name="uq_market_sizes_period_market"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(8))
+    market: Mapped[str] = mapped_column(String(200), default="")
+    size: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    source: Mapped[str] = mapped_column(Text, default="")
+    entered_by: Mapped[str] = mapped_column(String(100), default="")
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
