@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         metrics,
         offers,
         outbox,
+        plans,
         programs,
         receipts,
         responses,
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         outbox,
         sales,
         links,
+        plans,
         metrics,
     ):
         app.include_router(module.router)
