@@ -31,6 +31,7 @@ def _register() -> None:
         events_stream,
         lists,
         offers,
+        plans,
         programs,
         response_queue,
         responses,
@@ -66,6 +67,7 @@ def _register() -> None:
     response_queue.register(responses.app)
     responses_intake.register(responses.app)
     app.add_typer(responses.app, name="responses")
+    app.add_typer(plans.app, name="plan")
     app.add_typer(sales.reps_app, name="reps")
     app.add_typer(sales.leads_app, name="leads")
     app.add_typer(sales.sales_app, name="sales")

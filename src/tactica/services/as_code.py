@@ -32,10 +32,27 @@ A file holds one or more documents (``---`` between them), each with a ``kind``:
     kind: Program
     name: spring-deposits
     campaigns: [...]
+    ---
+    kind: Team
+    name: marketing
+    lead: dana
+    members: [{username: mia, title: Channel lead, reports_to: dana}]
+    ---
+    kind: MarketSize
+    period: "2026"
+    size: 2500000
+    ---
+    kind: Objective
+    name: revenue-2026
+    kpi: revenue
+    period: "2026"
+    target: 120000
+    owner_team: marketing
 
 Applying is all or nothing: every document is checked, in the order offers,
-templates, channels, policies, event types, programs (so a program may use an offer or a
-template defined in the same file), in one transaction; any problem names the
+templates, channels, policies, event types, programs, teams, market sizes,
+objectives (so a program may use an offer or a template defined in the same file,
+and a goal the team above it), in one transaction; any problem names the
 file, the document and the field. Export writes channel secrets as ``********``;
 applying the mask keeps the secret already saved (see
 :func:`tactica.services.channel_configs.save_channel`).
@@ -61,13 +78,24 @@ from tactica.services import (
     channel_configs,
     event_types,
     offers,
+    plan_as_code,
     policies,
     programs,
     templates,
 )
 
 # Applied in this order, so that later kinds may use what earlier ones define.
-KINDS = ("Offer", "MessageTemplate", "Channel", "ContactPolicy", "EventType", "Program")
+KINDS = (
+    "Offer",
+    "MessageTemplate",
+    "Channel",
+    "ContactPolicy",
+    "EventType",
+    "Program",
+    "Team",
+    "MarketSize",
+    "Objective",
+)
 _OFFER_FIELDS = {f.name for f in fields(offers.OfferInput)}
 _TEMPLATE_FIELDS = tuple(f.name for f in fields(MessageTemplate))
 
@@ -213,9 +241,12 @@ def apply_documents(
                 ty = event_types.parse_event_type(raw, "event type")
                 result = event_types.save_event_type(session, ty, actor=actor)
                 out.append(Applied(kind, ty.name, result))
-            else:
+            elif kind == "Program":
                 result = programs.apply_program(session, raw, actor=actor, where="program")
                 out.append(Applied(kind, str(raw.get("name")), result))
+            else:
+                name, result = plan_as_code.apply(session, kind, raw, actor=actor)
+                out.append(Applied(kind, name, result))
         except InvalidInput as e:
             # The service names the field; the file and the document go in front of it.
             raise InvalidInput(e.detail, where=where) from None
@@ -266,6 +297,7 @@ def export_documents(session: Session) -> str:
         docs.append({"kind": "EventType", **event_types.event_type_data(et)})
     for p in programs.list_programs(session):
         docs.append({"kind": "Program", **programs.program_data(session, p)})
+    docs.extend(plan_as_code.export(session))
     return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 

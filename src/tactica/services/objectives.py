@@ -164,6 +164,12 @@ def _check(session: Session, data: ObjectiveInput) -> tuple[Period, dict[str, An
     }
 
 
+def plain(d: Decimal) -> Decimal:
+    """``d`` without trailing zeros and never in exponent form (120000, not 1.2E+5)."""
+    n = d.normalize()
+    return n.quantize(Decimal(1)) if n == n.to_integral_value() else n
+
+
 def objective_view(o: Objective) -> dict[str, Any]:
     """An objective as written (no actual): what the API returns and ``export`` writes."""
     return {
@@ -174,12 +180,12 @@ def objective_view(o: Objective) -> dict[str, Any]:
         "definition": o.definition,
         "higher_is_better": o.higher_is_better,
         "period": o.period,
-        "target": o.target.normalize() if o.target is not None else None,
+        "target": plain(o.target) if o.target is not None else None,
         "scope": dict(o.scope or {}),
         "owner_team": o.owner_team,
         "owner": o.owner,
         "parent": o.parent,
-        "weight": o.weight.normalize(),
+        "weight": plain(o.weight),
         "reviewer": o.reviewer,
         "scale_max": o.scale_max,
         "score": o.score,
