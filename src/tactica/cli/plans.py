@@ -34,14 +34,6 @@ _STATUS_STYLE = {
 }
 
 
-def _num(value: float | None, money: bool = False) -> str:
-    if value is None:
-        return "—"
-    if abs(value) < 10 and value != int(value):
-        return f"{value:.4g}" if not money else f"{value:,.2f}"
-    return f"{value:,.2f}" if money or value != int(value) else f"{int(value):,}"
-
-
 def show_plan(rows: list[dict[str, Any]], title: str) -> None:
     """Print plan-against-actual lines as a table."""
     table = Table(title=title, title_justify="left")
@@ -69,10 +61,10 @@ def show_plan(rows: list[dict[str, Any]], title: str) -> None:
             escape(r["title"] or r["name"]),
             escape(owner),
             r["period"],
-            _num(float(r["target"])),
-            _num(r["actual"]),
-            _num(r["expected"]),
-            _num(r["projected"]),
+            objectives.figure(float(r["target"])),
+            objectives.figure(r["actual"]),
+            objectives.figure(r["expected"]),
+            objectives.figure(r["projected"]),
             shown,
         )
     console.print(table)

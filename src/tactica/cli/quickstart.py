@@ -57,13 +57,14 @@ def quickstart() -> None:
         f"\nOverlap young-savers × reachable-by-sms: {ov['both']:,} in both, "
         f"{ov['only_a']:,} young savers we cannot text."
     )
+    from tactica.services.demo import web_login
+
+    name, password = web_login(store)
     if _run_demo_program(store, result.program):
         _dispatch_demo(store)
         _replies_demo(store)
         _events_demo(store)
-    from tactica.services.demo import web_login
-
-    name, password = web_login(store)
+        _plan_demo(store)
     console.rule("The web application")
     console.print(
         "Run [bold]tactica serve[/], open [bold]http://127.0.0.1:8000/[/] and sign in as "
@@ -181,6 +182,28 @@ def _replies_demo(store: Store) -> None:
     console.print(
         "See [bold]tactica responses list[/], [bold]tactica responses correct ID OUTCOME[/] "
         "for the review queue, and [bold]tactica responses classify TEXT[/] to test the rules."
+    )
+
+
+def _plan_demo(store: Store) -> None:
+    """The year's goals for the teams, and how the demo's records measure up to them."""
+    from datetime import UTC, datetime
+
+    from tactica.cli.plans import show_plan
+    from tactica.services.demo import plan_demo
+
+    console.rule("9. The plan: goals against what happened")
+    today = datetime.now(UTC).date()
+    rows = plan_demo(store, today)
+    console.print(
+        "Teams marketing and sales, the year's goals and a market size, applied from a YAML "
+        "file like the program (see docs/plans.md); every actual is computed from the "
+        "contacts, replies, orders and leads recorded above."
+    )
+    show_plan(rows, f"Plan against actual, {today.year}, as of {today.isoformat()}")
+    console.print(
+        "See [bold]tactica plan show[/], [bold]tactica plan kpis[/] and the Plan page of the web "
+        "application; score the qualitative goal with [bold]tactica plan assess[/]."
     )
 
 

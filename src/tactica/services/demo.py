@@ -11,6 +11,7 @@ import csv
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -588,3 +589,34 @@ def web_login(store: Store) -> tuple[str, str]:
             users.update_user(s, DEMO_WEB_USER, password=password, active=True, actor=ACTOR)
         s.commit()
     return DEMO_WEB_USER, password
+
+
+def plan_file() -> Path:
+    """The demo plan (teams and the year's goals) as YAML with period placeholders."""
+    return Path(str(resources.files("tactica.demo") / "plan.yaml"))
+
+
+def plan_demo(store: Store, today: date) -> list[dict[str, Any]]:
+    """Apply the demo plan for ``today``'s year, quarter and month; plan against actual.
+
+    Needs the demo user (:func:`web_login`), who leads the teams.
+    """
+    import yaml
+
+    from tactica.domain.periods import PeriodKind, period_of
+    from tactica.services import objectives
+
+    text = plan_file().read_text(encoding="utf-8")
+    for key, kind in (
+        ("year", PeriodKind.YEAR),
+        ("quarter", PeriodKind.QUARTER),
+        ("month", PeriodKind.MONTH),
+    ):
+        text = text.replace("{" + key + "}", period_of(kind, today).label)
+    year = period_of(PeriodKind.YEAR, today).label
+    with store.session() as s:
+        as_code.apply_documents(s, list(yaml.safe_load_all(text)), source="plan.yaml", actor=ACTOR)
+        s.commit()
+        return [
+            objectives.progress_view(p) for p in objectives.plan_vs_actual(s, year, today=today)
+        ]

@@ -29,7 +29,7 @@ from tactica.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tactica.services import audit, kpi_actuals
 from tactica.store.models import MarketSize, Objective, Team, User
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 KINDS = ("quantitative", "qualitative")
 #: A projection within this share of the target is "at risk" rather than "behind".
 AT_RISK = 0.9
@@ -99,9 +99,7 @@ def _resolve(data: ObjectiveInput) -> tuple[str, str, bool]:
 def _check(session: Session, data: ObjectiveInput) -> tuple[Period, dict[str, Any]]:
     """The period and the columns of a valid objective; InvalidInput names the field."""
     if not _NAME.match(data.name):
-        raise InvalidInput(
-            f"{data.name!r}: lower-case letters, digits, '.', '-' and '_', at most 100", "name"
-        )
+        raise InvalidInput(f"{data.name!r}: letters, digits, '.', '-' and '_', at most 100", "name")
     if data.kind not in KINDS:
         raise InvalidInput(f"{data.kind!r} is not one of {', '.join(KINDS)}", "kind")
     period = parse_period(data.period)
@@ -462,6 +460,19 @@ def plan_vs_actual(
         progress(session, o, day)
         for o in list_objectives(session, period=period, owner_team=owner_team, owner=owner)
     ]
+
+
+def figure(value: float | Decimal | None) -> str:
+    """A KPI's value as people read it: rates to four significant digits (0.0157),
+    counts whole (1,200), amounts to the cent (1,038.42); ``—`` for none."""
+    if value is None:
+        return "—"
+    x = float(value)
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x):,}"
+    if abs(x) < 10:
+        return f"{x:.4g}"
+    return f"{x:,.2f}"
 
 
 def progress_view(p: Progress) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from tactica.domain.access import Permission, allows
 from tactica.errors import ImportRejected, InvalidInput, RowProblem
+from tactica.services.objectives import figure
 from tactica.services.users import Principal
 from tactica.web import session as web_session
 
@@ -54,7 +55,7 @@ def _when(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
-templates.env.filters.update(n=_n, money=_money, pct=_pct, when=_when)
+templates.env.filters.update(n=_n, money=_money, pct=_pct, when=_when, figure=figure)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from tactica.config import Settings
@@ -79,16 +80,29 @@ def test_quickstart_builds_the_demo_and_is_repeatable(tactica: Tactica) -> None:
     assert "salary-saver" in figures.out
     # Texted customers answered in three languages, through the gateway and the API.
     replies = re.search(
-        r"(\d+) replies: (\d+) orders \(worth [\d,.]+\), (\d+) leads for sales "
+        r"(\d+) replies: (\d+) orders \(worth ([\d,.]+)\), (\d+) leads for sales "
         r"\(rosa \d+, tiago \d+\), (\d+) opt-outs .* and (\d+) to review",
         " ".join(first.out.split()),
     )
     assert replies is not None, first.out
-    total, orders, leads, opt_outs, review = (int(g) for g in replies.groups())
+    worth = float(replies.group(3).replace(",", ""))
+    total, orders, leads, opt_outs, review = (
+        int(g) for i, g in enumerate(replies.groups()) if i != 2
+    )
     assert total == 66 and orders + leads + opt_outs + review == total
     assert min(orders, leads, opt_outs, review) > 0
     for said in ("'退订'", "opt_out   → opt out", "'Расскажите подробнее'", "interest  → lead"):
         assert said in first.out
+    # The year's plan: its actuals are the records the demo made.
+    assert "9. The plan: goals against what happened" in first.out
+    plan = tactica("plan", "show", "--json")
+    assert plan.code == 0, plan.err
+    lines = {x["kpi"]: x for x in map(json.loads, re.findall(r"^\{.*?^\}", plan.out, re.S | re.M))}
+    assert lines["revenue"]["actual"] == worth
+    assert lines["leads"]["actual"] == leads
+    assert lines["custom"]["actual"] is not None  # SMS replies per SMS sent
+    assert lines["market_share"]["actual"] is not None
+    assert lines["qualitative"]["status"] in ("in progress", "awaiting assessment")
     queue = tactica("responses", "list", "--review")
     assert queue.code == 0 and "who is this?" in queue.out
     # The printed credentials open the web application (the same users as the API).

@@ -369,7 +369,7 @@ def _goal(**kw: Any) -> ObjectiveInput:
         ({"owner": "nobody"}, "owner", "no user 'nobody'"),
         ({"scope": {"region": "north"}}, "scope", "unknown key 'region'"),
         ({"target": "lots"}, "target", "is not a number"),
-        ({"name": "Big Goal"}, "name", "lower-case"),
+        ({"name": "Big Goal"}, "name", "letters, digits"),
         ({"kind": "qualitative", "target": 9}, "target", "outside 1–5"),
         ({"parent": "nope"}, "parent", "no objective 'nope'"),
     ],

@@ -28,7 +28,7 @@ Writer = Annotated[Principal, Depends(require(Permission.PLANS_WRITE))]
 
 _USER = r"^[A-Za-z0-9_.@-]{2,100}$"
 _TEAM = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_GOAL = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+_GOAL = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 _PERIOD = r"^\d{4}(-(H[12]|Q[1-4]|W\d{2}|\d{2}))?$"
 TeamName = Annotated[str, Path(pattern=_TEAM, description="The team's short name")]
 GoalName = Annotated[str, Path(pattern=_GOAL, description="The objective's name")]
