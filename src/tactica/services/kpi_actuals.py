@@ -239,15 +239,32 @@ def market_size(session: Session, period: Period, scope: Mapping[str, str]) -> D
     return None if size is None else Decimal(size)
 
 
+#: Figures already read in one reading of the plan: (source, span, scope) → values.
+Cache = dict[tuple[str, "Span", frozenset[tuple[str, str]]], dict[str, Any]]
+
+
 def measures(
-    session: Session, span: Span, scope: Mapping[str, str], names: Collection[str]
+    session: Session,
+    span: Span,
+    scope: Mapping[str, str],
+    names: Collection[str],
+    cache: Cache | None = None,
 ) -> Measures:
     """The ``names`` measures over ``span`` within ``scope`` (only those asked are computed).
 
     The market size is the one entered for the span's period, pro rata to the part of
     the period the span covers (a market share to date compares like with like).
+    ``cache``, shared by the goals of one plan, reads each source once per span and scope.
     """
     period = span.period
+    memo: Cache = {} if cache is None else cache
+    key = frozenset(scope.items())
+
+    def read(source: str, compute: Any) -> dict[str, Any]:
+        if (source, span, key) not in memo:
+            memo[(source, span, key)] = compute(session, span, scope)
+        return memo[(source, span, key)]
+
     wanted = set(names)
     unknown = wanted - set(MEASURE_NAMES)
     if unknown:
@@ -263,13 +280,13 @@ def measures(
     if wanted & rollup:
         if by_rep:
             if wanted & {"leads", "orders", "revenue"}:
-                out.values.update(_orders_by_rep(session, span, scope))
+                out.values.update(read("orders_by_rep", _orders_by_rep))
         else:
-            out.values.update(_rollup(session, span, scope))
+            out.values.update(read("rollup", _rollup))
     if wanted & {"new_customers", "buyers"}:
-        out.values.update(_customers(session, span, scope))
+        out.values.update(read("customers", _customers))
     if wanted & {"activities", "activity_cost"}:
-        out.values.update(_activities(session, span, scope))
+        out.values.update(read("activities", _activities))
     if "market_size" in wanted:
         size = market_size(session, period, scope)
         if size is None:

@@ -384,7 +384,7 @@ def _meets(o: Objective, value: float, target: float) -> bool:
 
 
 def _value(
-    session: Session, o: Objective, period: Period, today: date
+    session: Session, o: Objective, period: Period, today: date, cache: kpi_actuals.Cache
 ) -> tuple[Value, dict[str, Any]]:
     definition = check_definition(o.definition)
     seen: dict[str, Any] = {}
@@ -396,7 +396,7 @@ def _value(
     for prefix, names in definition.needs.items():
         other = shifted[prefix]
         span = kpi_actuals.Span(other, other.start, min(other.end, other.start + days))
-        got = kpi_actuals.measures(session, span, o.scope or {}, names)
+        got = kpi_actuals.measures(session, span, o.scope or {}, names, cache)
         for name in names:
             if name in got.why_not:
                 label = f"{prefix}{name}"
@@ -409,8 +409,11 @@ def _value(
     return evaluate(definition, seen, today), seen
 
 
-def progress(session: Session, o: Objective, today: date) -> Progress:
-    """Where objective ``o`` stands at the end of ``today``."""
+def progress(
+    session: Session, o: Objective, today: date, cache: kpi_actuals.Cache | None = None
+) -> Progress:
+    """Where objective ``o`` stands at the end of ``today`` (``cache``: figures already
+    read for other goals of the same plan)."""
     period = parse_period(o.period)
     elapsed = period.elapsed(today)
     target = float(o.target)
@@ -426,7 +429,7 @@ def progress(session: Session, o: Objective, today: date) -> Progress:
             )
         why = None if actual is not None else "not scored yet"
         return Progress(o, actual, why, elapsed, target, actual, status, {})
-    value, seen = _value(session, o, period, today)
+    value, seen = _value(session, o, period, today, {} if cache is None else cache)
     additive = check_definition(o.definition).additive
     expected = target * elapsed if additive else target
     if value.value is None:
@@ -456,8 +459,9 @@ def plan_vs_actual(
 ) -> list[Progress]:
     """Every objective whose period overlaps ``period``, with where it stands ``today``."""
     day = today or datetime.now(UTC).date()
+    cache: kpi_actuals.Cache = {}
     return [
-        progress(session, o, day)
+        progress(session, o, day, cache)
         for o in list_objectives(session, period=period, owner_team=owner_team, owner=owner)
     ]
 
