@@ -194,13 +194,15 @@ def build(store: Store, contacts: int) -> None:
 
 
 def _client(store: Store) -> TestClient:
-    """The app over ``store``, with a signed-in admin's session cookie."""
+    """The app over ``store`` as an admin: the session cookie for the pages, the same
+    token as a bearer header for the API."""
     with store.session() as s:
         user = users.create_user(s, "bench-admin", "bench-password", Role.ADMIN.value, actor="b")
         token, _ = users.create_token(s, user, name="web session", ttl_days=1, actor="b")
         s.commit()
     client = TestClient(create_app(Settings(secret_key="bench"), store))
     client.cookies.set(SESSION_COOKIE, token)
+    client.headers["Authorization"] = f"Bearer {token}"
     return client
 
 

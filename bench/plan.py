@@ -24,17 +24,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from bench.common import recreate_schema
-from bench.dashboard import CAMPAIGNS, DAYS, OFFERS, PROGRAMS, _at, _series, build
-from tactica.api.app import create_app
-from tactica.config import Settings
-from tactica.domain.access import Role
+from bench.dashboard import CAMPAIGNS, DAYS, OFFERS, PROGRAMS, _at, _client, _series, build
 from tactica.domain.kpis import KPIS
 from tactica.domain.periods import PeriodKind, period_of
-from tactica.services import objectives, organisation, users
+from tactica.services import objectives, organisation
 from tactica.store import daily_figures
 from tactica.store.db import Store
 from tactica.store.models import Offer
-from tactica.web.session import SESSION_COOKIE
 
 
 def build_plan(store: Store, contacts: int, orders: int, activities: int) -> None:
@@ -115,19 +111,6 @@ def build_plan(store: Store, contacts: int, orders: int, activities: int) -> Non
             objectives.create_objective(s, g, actor="bench")
         objectives.put_market_size(s, year.label, 50_000_000, actor="bench")
         s.commit()
-
-
-def _client(store: Store) -> TestClient:
-    """The app over ``store`` as an admin: a bearer token for the API, the same token as
-    the web session's cookie."""
-    with store.session() as s:
-        user = users.create_user(s, "bench-admin", "bench-password", Role.ADMIN.value, actor="b")
-        token, _ = users.create_token(s, user, name="bench", ttl_days=1, actor="b")
-        s.commit()
-    client = TestClient(create_app(Settings(secret_key="bench"), store))
-    client.cookies.set(SESSION_COOKIE, token)
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
 
 
 def _median_ms(client: TestClient, path: str, repeat: int) -> tuple[float, int]:
