@@ -27,7 +27,7 @@ from tactica.domain.kpis import KPIS, SHIFTS, Value, check_definition, evaluate
 from tactica.domain.periods import Period, parse_period
 from tactica.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tactica.services import audit, kpi_actuals
-from tactica.store.models import MarketSize, Objective, Team, User
+from tactica.store.models import MarketSize, Objective, Plan, Team, User
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 KINDS = ("quantitative", "qualitative")
@@ -233,6 +233,9 @@ def delete_objective(session: Session, name: str, *, actor: str) -> None:
     children = session.scalars(sa.select(Objective.name).where(Objective.parent == name)).all()
     if children:
         raise Conflict(f"objective {name!r} is broken down into {', '.join(sorted(children))}")
+    served = session.scalars(sa.select(Plan.name).where(Plan.objective == name)).all()
+    if served:
+        raise Conflict(f"objective {name!r} is served by plans {', '.join(sorted(served))}")
     before = objective_view(o)
     session.delete(o)
     session.flush()

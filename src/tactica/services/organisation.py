@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from tactica.errors import Conflict, InvalidInput, NotFound
 from tactica.services import audit
-from tactica.store.models import Objective, Team, TeamMember, User
+from tactica.store.models import Objective, Plan, Team, TeamMember, User
 
 #: What a team does; marketing works through all of them.
 FUNCTIONS = ("marketing", "sales", "product", "service", "logistics", "finance", "other")
@@ -168,6 +168,9 @@ def delete_team(session: Session, name: str, *, actor: str) -> None:
     goals = session.scalars(sa.select(Objective.name).where(Objective.owner_team == name)).all()
     if goals:
         raise Conflict(f"team {name!r} owns objectives: {', '.join(sorted(goals)[:10])}")
+    owned = session.scalars(sa.select(Plan.name).where(Plan.owner_team == name)).all()
+    if owned:
+        raise Conflict(f"team {name!r} owns plans: {', '.join(sorted(owned)[:10])}")
     before = team_view(team)
     session.execute(sa.delete(TeamMember).where(TeamMember.team == name))
     session.delete(team)

@@ -992,3 +992,74 @@ class MarketSize(Base):
     source: Mapped[str] = mapped_column(Text, default="")
     entered_by: Mapped[str] = mapped_column(String(100), default="")
     entered_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+
+
+class Plan(Base):
+    """A plan for a period: annual, quarterly, monthly or weekly (each within its
+    ``parent``), or a promotion or brand-communication plan; broken into actions.
+
+    ``strategy`` is the plan's words; the actions are what makes it a plan.
+    """
+
+    __tablename__ = "plans"
+    __table_args__ = (Index("ix_plans_period", "starts_on", "ends_on"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="annual")
+    period: Mapped[str] = mapped_column(String(8))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    parent: Mapped[str | None] = mapped_column(String(100))
+    owner_team: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    objective: Mapped[str | None] = mapped_column(String(100))
+    strategy: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), server_default=_now(), onupdate=_now()
+    )
+
+
+class PlanAction(Base):
+    """One action of a plan: a subject, a responsible person, start and due days, the
+    criteria it is evaluated by, a status and, once done, an evaluation.
+
+    ``program`` names the program that carries it out: its figures between the
+    action's start and its end count toward it.
+    """
+
+    __tablename__ = "plan_actions"
+    __table_args__ = (
+        UniqueConstraint("plan", "name", name="uq_plan_actions_plan_name"),
+        Index("ix_plan_actions_owner_due", "owner", "due_on"),
+        Index("ix_plan_actions_due", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    plan: Mapped[str] = mapped_column(
+        String(100), ForeignKey("plans.name", ondelete="CASCADE", onupdate="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(300))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    criteria: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="committed")
+    program: Mapped[str | None] = mapped_column(String(100))
+    evaluator: Mapped[str | None] = mapped_column(String(100))
+    started_on: Mapped[date | None] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    result: Mapped[str | None] = mapped_column(String(16))
+    quality: Mapped[int | None] = mapped_column(Integer)
+    evaluation_note: Mapped[str] = mapped_column(Text, default="")
+    evaluated_by: Mapped[str | None] = mapped_column(String(100))
+    evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UtcDateTime(), server_default=_now(), onupdate=_now()
+    )
