@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         metrics,
         offers,
         outbox,
+        plan_actions,
         plans,
         programs,
         receipts,
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         sales,
         links,
         plans,
+        plan_actions,
         metrics,
     ):
         app.include_router(module.router)

@@ -296,3 +296,13 @@ def teams_of(session: Session, username: str) -> list[str]:
     ) | set(session.scalars(sa.select(Team.name).where(Team.lead == username)))
     parents = dict(session.execute(sa.select(Team.name, Team.parent)).all())
     return sorted(t for t in parents if own & set(_ancestors(session, t)))
+
+
+def people_of(session: Session, team: str) -> list[str]:
+    """The members and leads of ``team`` and of every team below it."""
+    parents = dict(session.execute(sa.select(Team.name, Team.parent)).all())
+    below = [t for t in parents if team in _ancestors(session, t)]
+    people = set(
+        session.scalars(sa.select(TeamMember.username).where(TeamMember.team.in_(below)))
+    ) | {lead for lead in session.scalars(sa.select(Team.lead).where(Team.name.in_(below))) if lead}
+    return sorted(people)

@@ -633,9 +633,28 @@ def plan_detail(session: Session, name: str, today: date) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Window:
+    """The days ``[start, end]`` a tracking view covers: a day, a week, a month..."""
+
+    label: str
+    start: date
+    end: date
+
+
+def window(text: str, where: str = "period") -> Window:
+    """A day (``2026-11-23``) or a period (``2026-W48``, ``2026-11``...) as a Window."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        day = _day(text.strip(), where)
+        assert day is not None
+        return Window(day.isoformat(), day, day)
+    p = parse_period(text, where)
+    return Window(p.label, p.start, p.end - timedelta(days=1))
+
+
 def track(
     session: Session,
-    period: Period,
+    period: Period | Window,
     today: date,
     *,
     owner: str | None = None,
@@ -644,7 +663,9 @@ def track(
 ) -> list[dict[str, Any]]:
     """The daily, weekly or monthly tracking view: actions due within ``period`` and
     those still open that fell due before it, for one owner, several, or everyone."""
-    last = period.end - timedelta(days=1)
+    if isinstance(period, Period):
+        period = Window(period.label, period.start, period.end - timedelta(days=1))
+    last = period.end
     stmt = (
         sa.select(PlanAction, Plan)
         .join(Plan, Plan.name == PlanAction.plan)
