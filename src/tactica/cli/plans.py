@@ -1,8 +1,10 @@
-"""``tactica plan``: the year's goals against what was recorded, the teams, the KPIs.
+"""``tactica plan``: the year's goals against what was recorded, the plans and their
+actions, the teams, the KPIs.
 
-Teams, goals and market sizes are written as YAML documents and applied with
+Teams, goals, market sizes and plans are written as YAML documents and applied with
 ``tactica apply -f plan.yaml`` (see ``docs/plans.md``); these commands read them
-back and score qualitative goals.
+back, track the actions, record their progress and evaluate them, and score
+qualitative goals.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from tactica.cli._common import cli_actor, console, open_store, parse_day
-from tactica.domain.access import Role
+from tactica.domain.access import Permission, Role, allows
 from tactica.domain.kpis import KPIS, MEASURES, SHIFTS
 from tactica.domain.periods import PeriodKind, period_of
-from tactica.services import objectives, organisation, users
+from tactica.services import objectives, organisation, plans, users
 
-app = typer.Typer(help="The plan: goals against actuals, teams, KPIs.", no_args_is_help=True)
+app = typer.Typer(
+    help="The plan: goals against actuals, plans and actions, teams, KPIs.", no_args_is_help=True
+)
 
 _STATUS_STYLE = {
     "achieved": "green",
@@ -153,11 +157,7 @@ def assess(
     """Score a qualitative goal (its reviewer does; an admin may)."""
     store = open_store()
     with store.session() as s:
-        if as_user is None:
-            username, role, actor = cli_actor(), Role.ADMIN.value, cli_actor()
-        else:
-            user = users.get_user(s, as_user)
-            username, role, actor = user.username, user.role, f"user:{user.username}"
+        username, role, actor = _who(s, as_user)
         o = objectives.assess(
             s,
             name,
@@ -170,3 +170,160 @@ def assess(
         s.commit()
         scored = objectives.plain(o.score or Decimal(0))
         console.print(f"{o.name}: scored {scored} of {o.scale_max} by {o.assessed_by}.")
+
+
+_TRACK_STYLE = {
+    "on track": "green",
+    "done on time": "green",
+    "at risk": "yellow",
+    "draft": "yellow",
+    "late": "red",
+    "done late": "red",
+    "slogan": "magenta",
+    "cancelled": "dim",
+}
+
+
+def _who(s: Any, as_user: str | None) -> tuple[str, str, str]:
+    """(username, role, actor) of ``--as`` (default: the operator, as an admin)."""
+    if as_user is None:
+        return cli_actor(), Role.ADMIN.value, cli_actor()
+    user = users.get_user(s, as_user)
+    return user.username, user.role, f"user:{user.username}"
+
+
+def show_actions(rows: list[dict[str, Any]], title: str) -> None:
+    """Print tracked actions as a table: where each stands, and its program's figures."""
+    table = Table(title=title, title_justify="left")
+    for col in ("plan", "action", "owner", "due", "status", "tracking", "program figures"):
+        table.add_column(col)
+    for a in rows:
+        style = _TRACK_STYLE.get(a["tracking"], "")
+        tracking = f"[{style}]{a['tracking']}[/]" if style else a["tracking"]
+        if a["missing"]:
+            tracking += f"\n[dim]needs {', '.join(a['missing'])}[/]"
+        if a["result"]:
+            tracking += f"\n[dim]{a['result']}, quality {a['quality']} ({a['evaluated_by']})[/]"
+        f = a["figures"]
+        figures = (
+            f"{a['program']}: {f['sent']} sent, {f['responses']} replies, {f['orders']} orders"
+            if f
+            else ""
+        )
+        table.add_row(
+            escape(a["plan"]),
+            escape(a["subject"]),
+            escape(a["owner"] or "—"),
+            a["due_on"] or "—",
+            a["status"].replace("_", " "),
+            tracking,
+            escape(figures),
+        )
+    console.print(table)
+
+
+@app.command("plans")
+def list_plans(
+    period: str = typer.Option(None, "--period", help="Plans overlapping 2026, 2026-Q4..."),
+    today: str = typer.Option(None, "--today", help="As of this day (YYYY-MM-DD)"),
+) -> None:
+    """Plans with their actions; a plan with no committed action is shown as a slogan."""
+    day = parse_day(today, "--today") or datetime.now(UTC).date()
+    store = open_store()
+    with store.session() as s:
+        found = [plans.plan_detail(s, p.name, day) for p in plans.list_plans(s, period=period)]
+    if not found:
+        console.print("No plans. Write them in a YAML file (kind: Plan) and `tactica apply -f` it.")
+        return
+    for p in found:
+        head = f"{p['name']} ({p['kind']}, {p['period']})"
+        if p["slogan"]:
+            console.print(f"[magenta]{escape(head)}: a slogan, not a plan — {p['slogan']}[/]")
+        if p["actions"]:
+            show_actions(p["actions"], head)
+        elif not p["slogan"]:
+            console.print(escape(head))
+
+
+@app.command("actions")
+def track_actions(
+    period: str = typer.Option(
+        None,
+        "--period",
+        help="A day (2026-11-23), week (2026-W48) or month (2026-11); default today",
+    ),
+    owner: str = typer.Option(None, "--owner", help="Only this person's actions"),
+    team: str = typer.Option(None, "--team", help="Only the actions of this team's people"),
+    today: str = typer.Option(None, "--today", help="As of this day (YYYY-MM-DD)"),
+) -> None:
+    """The tracking view: actions due in the period and open ones already due."""
+    day = parse_day(today, "--today") or datetime.now(UTC).date()
+    when = plans.window(period or day.isoformat(), "--period")
+    store = open_store()
+    with store.session() as s:
+        people = organisation.people_of(s, organisation.get_team(s, team).name) if team else None
+        rows = plans.track(s, when, day, owner=owner, owners=people)
+    if not rows:
+        console.print(f"No actions due in {when.label}.")
+        return
+    show_actions(rows, f"Actions, {when.label}, as of {day.isoformat()}")
+
+
+@app.command("progress")
+def progress(
+    plan: str = typer.Argument(..., help="The plan"),
+    action: str = typer.Argument(..., help="The action"),
+    status: str = typer.Option(
+        ..., "--status", help="in_progress, done, cancelled, committed or draft"
+    ),
+    on: str = typer.Option(None, "--on", help="The day it happened (default today)"),
+    as_user: str = typer.Option(None, "--as", help="Who reports it (the owner; default: admin)"),
+) -> None:
+    """Record an action's progress: started, done, cancelled."""
+    day = parse_day(on, "--on")
+    store = open_store()
+    with store.session() as s:
+        username, role, actor = _who(s, as_user)
+        a = plans.move(
+            s,
+            plan,
+            action,
+            status,
+            username=username,
+            may_write=allows(Role(role), Permission.PLANS_WRITE),
+            actor=actor,
+            on=day,
+        )
+        s.commit()
+        tracked = plans.tracking(a, datetime.now(UTC).date())
+        console.print(f"{plan}/{a.name}: {a.status.replace('_', ' ')} ({tracked}).")
+
+
+@app.command("evaluate")
+def evaluate(
+    plan: str = typer.Argument(..., help="The plan"),
+    action: str = typer.Argument(..., help="The done action"),
+    result: str = typer.Option(..., "--result", help="met, partly or not_met"),
+    quality: int = typer.Option(..., "--quality", help="1 to 5"),
+    note: str = typer.Option("", "--note", help="What was good, what was not"),
+    as_user: str = typer.Option(None, "--as", help="The evaluator (default: an admin)"),
+) -> None:
+    """Evaluate a done action against its criteria (its evaluator does; an admin may)."""
+    store = open_store()
+    with store.session() as s:
+        username, role, actor = _who(s, as_user)
+        a = plans.evaluate(
+            s,
+            plan,
+            action,
+            result,
+            quality,
+            note,
+            username=username,
+            may_override=role == Role.ADMIN.value,
+            actor=actor,
+        )
+        s.commit()
+        console.print(
+            f"{plan}/{a.name}: {a.result}, quality {a.quality} of 5, by {a.evaluated_by}."
+        )

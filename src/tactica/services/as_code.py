@@ -95,6 +95,7 @@ KINDS = (
     "Team",
     "MarketSize",
     "Objective",
+    "Plan",
 )
 _OFFER_FIELDS = {f.name for f in fields(offers.OfferInput)}
 _TEMPLATE_FIELDS = tuple(f.name for f in fields(MessageTemplate))

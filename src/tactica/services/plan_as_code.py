@@ -1,7 +1,12 @@
-"""The plan as code: ``Team``, ``MarketSize`` and ``Objective`` documents for ``tactica apply``.
+"""The plan as code: ``Team``, ``MarketSize``, ``Objective`` and ``Plan`` documents for
+``tactica apply``.
 
 A team document is the team as it should be, members included: members it no
-longer lists leave the team. Objectives and market sizes are created or changed in
+longer lists leave the team. A plan document is the plan as it should be, actions
+included: a planned action it no longer lists is removed, while one already under
+way or done must stay listed (it is cancelled, not forgotten). An action's progress
+(started, done, evaluated) is recorded as the work goes, so a document sets only
+``draft`` or ``committed``. Objectives and market sizes are created or changed in
 place. Each apply says ``created``, ``updated`` or ``unchanged``.
 """
 
@@ -9,19 +14,23 @@ from __future__ import annotations
 
 from dataclasses import fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from tactica.errors import InvalidInput, NotFound
-from tactica.services import objectives, organisation
-from tactica.store.models import Objective
+from tactica.services import objectives, organisation, plans
+from tactica.store.models import Objective, Plan
 
 _TEAM_FIELDS = {f.name for f in fields(organisation.TeamInput)} | {"members"}
 _MEMBER_FIELDS = {f.name for f in fields(organisation.MemberInput)}
 # In a document ``kind`` is the document's (Objective): the goal's own kind is ``type``.
 _OBJECTIVE_FIELDS = {f.name for f in fields(objectives.ObjectiveInput)} - {"kind"} | {"type"}
 _MARKET_FIELDS = {"period", "market", "size", "source"}
+# A plan's own kind (annual, quarterly...) is ``type`` too.
+_PLAN_FIELDS = {f.name for f in fields(plans.PlanInput)} - {"kind"} | {"type", "actions"}
+_ACTION_FIELDS = {f.name for f in fields(plans.ActionInput)}
+_T = TypeVar("_T", Objective, Plan)
 
 
 def _known(raw: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -133,6 +142,60 @@ def _apply_market_size(session: Session, raw: dict[str, Any], actor: str) -> tup
     return label, "unchanged" if old == (Decimal(row.size), row.source) else "updated"
 
 
+def _plan_state(session: Session, name: str) -> Any:
+    try:
+        p = plans.get_plan(session, name)
+    except NotFound:
+        return None
+    return plans.plan_view(p), [plans.action_view(a) for a in plans.actions_of(session, name)]
+
+
+def _apply_plan(session: Session, raw: dict[str, Any], actor: str) -> tuple[str, str]:
+    _known(raw, _PLAN_FIELDS, "plan")
+    actions = raw.get("actions") or []
+    if not isinstance(actions, list):
+        raise InvalidInput("a list of actions", "plan.actions")
+    data = {("kind" if k == "type" else k): v for k, v in raw.items() if k != "actions"}
+    data["period"] = _text(raw, "period", "plan")
+    wanted = plans.PlanInput(**data)
+    before = _plan_state(session, wanted.name)
+    if before is None:
+        plans.create_plan(session, wanted, actor=actor)
+    else:
+        plans.update_plan(session, wanted, actor=actor)
+    listed: set[str] = set()
+    existing = {a.name for a in plans.actions_of(session, wanted.name)}
+    for i, a in enumerate(actions):
+        where = f"plan.actions[{i}]"
+        if not isinstance(a, dict):
+            raise InvalidInput(
+                "an action: {name: ..., subject: ..., owner: ..., due_on: ...}", where
+            )
+        _known(a, _ACTION_FIELDS, where)
+        try:
+            action = plans.ActionInput(**a)
+            if action.name in existing:
+                plans.update_action(session, wanted.name, action, actor=actor)
+            else:
+                plans.add_action(session, wanted.name, action, actor=actor)
+        except InvalidInput as e:
+            detail = e.detail.removeprefix(f"{e.where}: ") if e.where else e.detail
+            raise InvalidInput(detail, f"{where}.{e.where}" if e.where else where) from None
+        listed.add(action.name)
+    for name in sorted(existing - listed):
+        a = plans.get_action(session, wanted.name, name)
+        if a.status not in plans.PLANNED:
+            raise InvalidInput(
+                f"action {name!r} is {a.status}: keep it in the document (cancel it instead)",
+                "plan.actions",
+            )
+        plans.remove_action(session, wanted.name, name, actor=actor)
+    after = _plan_state(session, wanted.name)
+    return wanted.name, "created" if before is None else (
+        "unchanged" if before == after else "updated"
+    )
+
+
 def apply(session: Session, kind: str, raw: dict[str, Any], *, actor: str) -> tuple[str, str]:
     """Apply one plan document of ``kind``; (name, created/updated/unchanged)."""
     if kind == "Team":
@@ -141,6 +204,8 @@ def apply(session: Session, kind: str, raw: dict[str, Any], *, actor: str) -> tu
         return _apply_objective(session, raw, actor)
     if kind == "MarketSize":
         return _apply_market_size(session, raw, actor)
+    if kind == "Plan":
+        return _apply_plan(session, raw, actor)
     raise InvalidInput(f"not a plan document: {kind!r}", "kind")
 
 
@@ -161,22 +226,8 @@ def export(session: Session) -> list[dict[str, Any]]:
         if m.source:
             doc["source"] = m.source
         docs.append(doc)
-    # Parents before the goals that break them down.
-    goals = objectives.list_objectives(session)
-    done: set[str] = set()
-    ordered: list[Objective] = []
-    while len(ordered) < len(goals):
-        progressed = False
-        for o in goals:
-            if o.name not in done and (o.parent is None or o.parent in done):
-                ordered.append(o)
-                done.add(o.name)
-                progressed = True
-        if not progressed:  # a parent outside the list: keep the rest as they are
-            ordered.extend(o for o in goals if o.name not in done)
-            break
     kept = set(_OBJECTIVE_FIELDS)
-    for o in ordered:
+    for o in _parents_first(objectives.list_objectives(session)):
         view = objectives.objective_view(o)
         goal: dict[str, Any] = {"kind": "Objective"}
         for k, v in view.items():
@@ -194,4 +245,44 @@ def export(session: Session) -> list[dict[str, Any]]:
                 continue
             goal[k] = str(v) if isinstance(v, Decimal) else v
         docs.append(goal)
+    docs.extend(_export_plans(session))
+    return docs
+
+
+def _parents_first(items: list[_T]) -> list[_T]:
+    """``items`` with each after the one it names as ``parent`` (when listed)."""
+    done: set[str] = set()
+    ordered: list[_T] = []
+    while len(ordered) < len(items):
+        progressed = False
+        for x in items:
+            if x.name not in done and (x.parent is None or x.parent in done):
+                ordered.append(x)
+                done.add(x.name)
+                progressed = True
+        if not progressed:  # a parent outside the list: keep the rest as they are
+            ordered.extend(x for x in items if x.name not in done)
+            break
+    return ordered
+
+
+def _export_plans(session: Session) -> list[dict[str, Any]]:
+    """Plans (parents first) with their actions as written; progress is not exported."""
+    docs: list[dict[str, Any]] = []
+    for p in _parents_first(plans.list_plans(session)):
+        doc: dict[str, Any] = {"kind": "Plan"}
+        for k, v in plans.plan_view(p).items():
+            if v in (None, ""):
+                continue
+            doc["type" if k == "kind" else k] = v
+        actions = []
+        for a in plans.actions_of(session, p.name):
+            view = plans.action_view(a)
+            action = {k: view[k] for k in _ACTION_FIELDS if view.get(k) not in (None, "")}
+            if a.status != "draft":
+                action.pop("status", None)  # committed, or moved on by the work
+            actions.append(action)
+        if actions:
+            doc["actions"] = actions
+        docs.append(doc)
     return docs
