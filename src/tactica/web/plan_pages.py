@@ -21,7 +21,7 @@ from tactica.domain.access import Permission, Role, allows
 from tactica.domain.kpis import KPIS, MEASURES
 from tactica.domain.periods import PeriodKind, parse_period, period_of
 from tactica.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from tactica.services import kpi_actuals, objectives, organisation, users
+from tactica.services import kpi_actuals, objectives, organisation, plans, users
 from tactica.services.users import Principal
 from tactica.web.render import (
     Section,
@@ -96,6 +96,11 @@ def _page_data(session: Session, period: str, as_of: date, team: str, owner: str
         "people": people,
         "goal_names": [o.name for o in objectives.list_objectives(session)],
         "market_sizes": objectives.list_market_sizes(session),
+        "plans": [
+            {**plans.plan_view(p), "slogan": plans.slogan_reason(session, p)}
+            for p in plans.list_plans(session, period=period)
+        ],
+        "plan_names": [p.name for p in plans.list_plans(session)],
     }
 
 
@@ -130,7 +135,15 @@ async def _page(
         owner=owner,
         counts=counts,
         errors=errors,
-        typed=typed or {"goal_period": period, "market_period": period, "kpi": "revenue"},
+        typed=typed
+        or {
+            "goal_period": period,
+            "market_period": period,
+            "plan_period": period,
+            "kpi": "revenue",
+            "plan_kind": "annual",
+        },
+        plan_kinds=list(plans.PLAN_KINDS),
         problem=problem,
         done=q.get("done", "")[:200],
         writer=allows(who.role, Permission.PLANS_WRITE),
@@ -142,6 +155,17 @@ async def _page(
         is_admin=who.role is Role.ADMIN,
         **data,
     )
+
+
+async def plan_form_failed(
+    request: Request,
+    who: Principal,
+    status_code: int,
+    errors: dict[str, str],
+    typed: dict[str, str],
+) -> Response:
+    """The plan page again, with the make-a-plan form's problem next to its field."""
+    return await _page(request, who, status_code=status_code, errors=errors, typed=typed)
 
 
 @router.get("/ui/plan")
