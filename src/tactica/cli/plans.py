@@ -192,10 +192,11 @@ def _who(s: Any, as_user: str | None) -> tuple[str, str, str]:
     return user.username, user.role, f"user:{user.username}"
 
 
-def show_actions(rows: list[dict[str, Any]], title: str) -> None:
+def show_actions(rows: list[dict[str, Any]], title: str, *, with_plan: bool = True) -> None:
     """Print tracked actions as a table: where each stands, and its program's figures."""
     table = Table(title=title, title_justify="left")
-    for col in ("plan", "action", "owner", "due", "status", "tracking", "program figures"):
+    cols = ("plan", "action", "owner", "due", "status", "tracking", "program figures")
+    for col in cols if with_plan else cols[1:]:
         table.add_column(col)
     for a in rows:
         style = _TRACK_STYLE.get(a["tracking"], "")
@@ -206,12 +207,13 @@ def show_actions(rows: list[dict[str, Any]], title: str) -> None:
             tracking += f"\n[dim]{a['result']}, quality {a['quality']} ({a['evaluated_by']})[/]"
         f = a["figures"]
         figures = (
-            f"{a['program']}: {f['sent']} sent, {f['responses']} replies, {f['orders']} orders"
+            f"{a['program']}: {f['sent']:,} sent, {f['responses']:,} replies, "
+            f"{f['orders']:,} orders"
             if f
             else ""
         )
         table.add_row(
-            escape(a["plan"]),
+            *([escape(a["plan"])] if with_plan else []),
             escape(a["subject"]),
             escape(a["owner"] or "—"),
             a["due_on"] or "—",
@@ -240,7 +242,7 @@ def list_plans(
         if p["slogan"]:
             console.print(f"[magenta]{escape(head)}: a slogan, not a plan — {p['slogan']}[/]")
         if p["actions"]:
-            show_actions(p["actions"], head)
+            show_actions(p["actions"], head, with_plan=False)
         elif not p["slogan"]:
             console.print(escape(head))
 

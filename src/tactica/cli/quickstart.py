@@ -189,21 +189,23 @@ def _plan_demo(store: Store) -> None:
     """The year's goals for the teams, and how the demo's records measure up to them."""
     from datetime import UTC, datetime
 
-    from tactica.cli.plans import show_plan
+    from tactica.cli.plans import show_actions, show_plan
     from tactica.services.demo import plan_demo
 
-    console.rule("9. The plan: goals against what happened")
+    console.rule("9. The plan: goals against what happened, and who does what by when")
     today = datetime.now(UTC).date()
-    rows = plan_demo(store, today)
+    rows, actions = plan_demo(store, today)
     console.print(
-        "Teams marketing and sales, the year's goals and a market size, applied from a YAML "
-        "file like the program (see docs/plans.md); every actual is computed from the "
-        "contacts, replies, orders and leads recorded above."
+        "Teams marketing and sales, the year's goals, a market size and the plans broken "
+        "into actions, applied from a YAML file like the program (see docs/plans.md); every "
+        "actual is computed from the contacts, replies, orders and leads recorded above."
     )
     show_plan(rows, f"Plan against actual, {today.year}, as of {today.isoformat()}")
+    show_actions(actions, f"This month's actions, as of {today.isoformat()}", with_plan=False)
     console.print(
-        "See [bold]tactica plan show[/], [bold]tactica plan kpis[/] and the Plan page of the web "
-        "application; score the qualitative goal with [bold]tactica plan assess[/]."
+        "See [bold]tactica plan show[/], [bold]tactica plan plans[/] (the brand plan has no "
+        "actions yet: a slogan), [bold]tactica plan actions[/], the Plan and Actions pages "
+        "of the web application; record progress with [bold]tactica plan progress[/]."
     )
 
 

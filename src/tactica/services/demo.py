@@ -596,17 +596,28 @@ def plan_file() -> Path:
     return Path(str(resources.files("tactica.demo") / "plan.yaml"))
 
 
-def plan_demo(store: Store, today: date) -> list[dict[str, Any]]:
-    """Apply the demo plan for ``today``'s year, quarter and month; plan against actual.
+def plan_demo(store: Store, today: date) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Apply the demo plan for ``today``'s year, quarter and month and record the month's
+    first steps; (plan against actual, the month's actions as they stand).
 
     Needs the demo user (:func:`web_login`), who leads the teams.
     """
+    from datetime import timedelta
+
     import yaml
 
     from tactica.domain.periods import PeriodKind, period_of
-    from tactica.services import objectives
+    from tactica.services import objectives, plans
 
     text = plan_file().read_text(encoding="utf-8")
+    month = period_of(PeriodKind.MONTH, today)
+    days = {
+        "month_first": month.start.isoformat(),
+        "month_last": (month.end - timedelta(days=1)).isoformat(),
+        "today": today.isoformat(),
+    }
+    for key, value in days.items():
+        text = text.replace("{" + key + "}", value)
     for key, kind in (
         ("year", PeriodKind.YEAR),
         ("quarter", PeriodKind.QUARTER),
@@ -616,7 +627,15 @@ def plan_demo(store: Store, today: date) -> list[dict[str, Any]]:
     year = period_of(PeriodKind.YEAR, today).label
     with store.session() as s:
         as_code.apply_documents(s, list(yaml.safe_load_all(text)), source="plan.yaml", actor=ACTOR)
+        plan = f"plan-{month.label}"
+        steps = (("brief", "done", month.start), ("launch", "in_progress", today))
+        for action, status, on in steps:
+            if plans.get_action(s, plan, action).status == "committed":
+                plans.move(
+                    s, plan, action, status, username="demo", may_write=True, actor=ACTOR, on=on
+                )
         s.commit()
-        return [
+        goals = [
             objectives.progress_view(p) for p in objectives.plan_vs_actual(s, year, today=today)
         ]
+        return goals, plans.track(s, month, today)

@@ -103,6 +103,14 @@ def test_quickstart_builds_the_demo_and_is_repeatable(tactica: Tactica) -> None:
     assert lines["custom"]["actual"] is not None  # SMS replies per SMS sent
     assert lines["market_share"]["actual"] is not None
     assert lines["qualitative"]["status"] in ("in progress", "awaiting assessment")
+    # The month's plan, broken into actions: one done, the program's run under way.
+    said = " ".join(first.out.split())
+    assert "This month's actions" in said and "done on time" in said, first.out
+    sent = re.search(r"autumn-offers: ([\d,]+) sent", said)
+    assert sent is not None and int(sent.group(1).replace(",", "")) > 0, first.out
+    assert "needs owner, due_on, criteria" in said  # the draft
+    slogans = " ".join(tactica("plan", "plans").out.split())
+    assert re.search(r"brand-\d{4} \(brand, \d{4}\): a slogan, not a plan — no actions", slogans)
     queue = tactica("responses", "list", "--review")
     assert queue.code == 0 and "who is this?" in queue.out
     # The printed credentials open the web application (the same users as the API).
