@@ -306,3 +306,33 @@ def people_of(session: Session, team: str) -> list[str]:
         session.scalars(sa.select(TeamMember.username).where(TeamMember.team.in_(below)))
     ) | {lead for lead in session.scalars(sa.select(Team.lead).where(Team.name.in_(below))) if lead}
     return sorted(people)
+
+
+def reports_of(session: Session, username: str) -> list[str]:
+    """Everyone who reports to ``username``, directly or through others."""
+    lines = session.execute(
+        sa.select(TeamMember.username, TeamMember.reports_to).where(
+            TeamMember.reports_to.is_not(None)
+        )
+    ).all()
+    below: dict[str, set[str]] = {}
+    for who, to in lines:
+        below.setdefault(str(to), set()).add(str(who))
+    found: set[str] = set()
+    todo = [username]
+    while todo:
+        for who in below.get(todo.pop(), ()):
+            if who not in found and who != username:
+                found.add(who)
+                todo.append(who)
+    return sorted(found)
+
+
+def people_around(session: Session, username: str) -> list[str]:
+    """The people whose work ``username`` follows ("my teams"): those who report to
+    them, and the people of the teams they lead or are in, and of the teams below."""
+    people = set(reports_of(session, username))
+    for team in teams_of(session, username):
+        people.update(people_of(session, team))
+    people.discard(username)
+    return sorted(people)

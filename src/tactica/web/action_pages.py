@@ -92,14 +92,7 @@ def _tracking_data(
     if whose == "mine":
         owner = who.username
     elif whose == "my teams":
-        owners = sorted(
-            {
-                p
-                for t in organisation.teams_of(session, who.username)
-                for p in organisation.people_of(session, t)
-            }
-            | {who.username}
-        )
+        owners = [who.username, *organisation.people_around(session, who.username)]
     return {"actions": plans.track(session, window, as_of, owner=owner, owners=owners)}
 
 

@@ -400,3 +400,13 @@ def test_deleting_a_plan_takes_its_planned_actions_and_guards_what_hangs_on_it(o
         s.commit()
         with pytest.raises(NotFound):
             plans.get_action(s, "nov", "a")
+
+
+def test_whose_work_my_teams_view_shows(org: Store) -> None:
+    """Those who report to me, and the people of my teams, the teams below included."""
+    with org.session() as s:
+        assert organisation.reports_of(s, "mia") == ["sam"]
+        assert organisation.people_around(s, "mia") == ["sam"]  # mia is in digital, not its lead
+        assert organisation.people_around(s, "dana") == ["mia", "sam"]
+        assert organisation.people_around(s, "sue") == ["rita", "rob"]
+        assert organisation.people_around(s, "rita") == ["rob", "sue"]  # their team and its lead
