@@ -51,7 +51,7 @@ def test_a_plan_broken_into_an_action_done_by_the_rep_and_evaluated(
     month = period_of(PeriodKind.MONTH, today).label
     director = sign_in(browser, site, "marketer", going_to="/ui/plan")
     director.get_by_label("Plan name").fill("month-plan")
-    director.get_by_label("Kind").select_option("monthly")
+    director.get_by_label("Plan kind").select_option("monthly")
     director.locator("#plan_period").fill(month)
     director.get_by_label("Strategy").fill("Call every gold customer before the month ends")
     director.get_by_role("button", name="Make plan").click()

@@ -85,7 +85,7 @@ def test_the_director_sets_a_goal_and_the_reviewer_scores_one(
     page.get_by_role("link", name="Plan").click()
     page.wait_for_url(f"{site}/ui/plan")
     page.get_by_label("Name", exact=True).fill("revenue-month")
-    page.get_by_label("Title").fill("Revenue this month")
+    page.get_by_label("Title", exact=True).fill("Revenue this month")
     page.get_by_label("KPI", exact=True).select_option("revenue")
     page.locator("#goal_period").fill(month)
     page.get_by_label("Target").fill("1000")
