@@ -110,12 +110,28 @@ class Applied:
     result: str  # created, updated, unchanged
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, naming the line of a day that does not exist (2026-02-30)."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as e:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a day ({e})", node.start_mark
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 def load_documents(path: Path) -> list[dict[str, Any]]:
     """The documents of a YAML file; InvalidInput names the file and the line of a YAML error."""
     if not path.is_file():
         raise NotFound(f"no file {path}")
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+        text = path.read_text(encoding="utf-8")
+        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f"line {mark.line + 1}, col {mark.column + 1}: " if mark is not None else ""

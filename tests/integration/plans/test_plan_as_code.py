@@ -252,5 +252,11 @@ def test_a_bad_action_names_the_document_action_and_field(tactica: Tactica, tmp_
     bad.write_text(PLAN + PLANS.replace("    evaluator: dana", "    evaluater: dana"))
     r = tactica("apply", "-f", str(bad))
     assert r.code == 2 and "plan.actions[1]: unknown field 'evaluater'" in " ".join(r.err.split())
+    # A day that does not exist is named by its line, not a crash.
+    bad.write_text(PLAN + PLANS.replace("due_on: 2026-11-30", "due_on: 2026-11-31"))
+    r = tactica("apply", "-f", str(bad))
+    assert r.code == 2 and "'2026-11-31' is not a day" in " ".join(r.err.split())
+    line = (PLAN + PLANS).splitlines().index("    due_on: 2026-11-30") + 1
+    assert f"line {line}, col 13" in r.err
     r = tactica("plan", "actions", "--period", "2026-11-31")
     assert r.code == 2 and "--period" in r.err
